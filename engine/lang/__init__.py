@@ -1,0 +1,1 @@
+"""The runbook language: YAML source with positions, strict models, checks."""
