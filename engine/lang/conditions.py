@@ -53,8 +53,16 @@ class Leaf(_Strict):
                 f"condition on {self.field!r} has {len(used)} operators ({', '.join(used)}); "
                 "use one per condition and combine them with all/any"
             )
-        if self.in_ is not None and not self.in_:
-            raise ValueError(f"'in' on {self.field!r} needs at least one value")
+        for name, values in (("in", self.in_), ("not_in", self.not_in)):
+            if values is None:
+                continue
+            if not values:
+                raise ValueError(f"{name!r} on {self.field!r} needs at least one value")
+            if len({_is_number(v) for v in values}) > 1:
+                raise ValueError(
+                    f"{name!r} on {self.field!r} mixes numbers and text; quote the numbers "
+                    "to compare text, or use only numbers"
+                )
         return self
 
     def operators(self) -> list[str]:
@@ -67,6 +75,10 @@ class Leaf(_Strict):
     @property
     def operand(self) -> Any:
         return getattr(self, "in_" if self.op == "in" else self.op)
+
+
+def _is_number(value: Scalar) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class All(_Strict):

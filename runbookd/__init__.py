@@ -1,0 +1,1 @@
+"""The composition root: settings, CLI, toolchain and (later) the service."""
