@@ -45,6 +45,20 @@ def _validate(value: Any) -> timedelta:
     return parse_duration(value)
 
 
+def _validate_offset(value: Any) -> timedelta:
+    if value == "0s" or value == 0:
+        return timedelta(0)
+    return _validate(value)
+
+
+#: A point on a scenario's timeline: like Duration but ``0s`` is allowed.
+Offset = Annotated[
+    timedelta,
+    BeforeValidator(_validate_offset),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["0s", "90s"]}),
+]
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(_validate),

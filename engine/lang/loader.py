@@ -43,7 +43,7 @@ def load_text(text: str, file: str) -> tuple[LoadedRunbook | None, list[Diagnost
     try:
         runbook = Runbook.model_validate(data)
     except ValidationError as exc:
-        return None, sorted({_diagnostic(err, data, smap, file) for err in exc.errors()})
+        return None, validation_diagnostics(exc, data, smap, file, Runbook)
     return LoadedRunbook(runbook, file, smap), []
 
 
@@ -107,9 +107,9 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The model class that the loc points into, for listing the keys it accepts."""
-    tp: Any = Runbook
+    tp: Any = root
     for part in loc:
         tp = _unwrap(tp)
         if isinstance(part, int):
@@ -144,14 +144,23 @@ def accepted_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def _diagnostic(err: Any, data: Any, smap: SourceMap, file: str) -> Diagnostic:
+def validation_diagnostics(
+    exc: ValidationError, data: Any, smap: SourceMap, file: str, root: type[BaseModel]
+) -> list[Diagnostic]:
+    """Every pydantic error of ``root`` as a positioned diagnostic, sorted, without repeats."""
+    return sorted({_diagnostic(err, data, smap, file, root) for err in exc.errors()})
+
+
+def _diagnostic(
+    err: Any, data: Any, smap: SourceMap, file: str, root: type[BaseModel]
+) -> Diagnostic:
     loc: tuple[int | str, ...] = tuple(err["loc"])
     path = _data_path(loc, data)
     kind = err["type"]
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         key = loc[-1]
-        model = _model_at(loc[:-1])
+        model = _model_at(loc[:-1], root)
         keys = accepted_keys(model) if model else []
         hint = did_you_mean(str(key), keys)
         allowed = f"; allowed: {', '.join(keys)}" if keys and not hint else ""

@@ -1,0 +1,77 @@
+"""What the engine decides, as records: the service persists and executes them; the toolchain
+runs them against a virtual clock and fake connectors. The list of them is the timeline.
+
+Kinds that ask for work (``notify``, ``run_step``, ``request_approval``, timers) carry a
+``call_id`` that is also the idempotency key: (incident, step or level, attempt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+CommandKind = Literal[
+    "rule_fired",  # a compiled rule fired (trigger, raise, recovery)
+    "open_incident",
+    "attach",  # an event joined an open incident
+    "raise",  # severity/scope/complexity went up
+    "notify",  # escalation level or status update: a connector call
+    "acknowledge",
+    "request_approval",
+    "decide_approval",
+    "run_step",  # a connector call for a step, a rollback, a verify check or an impact figure
+    "step_outcome",
+    "escalate",
+    "start_timer",
+    "cancel_timer",
+    "resolve",
+    "impact",
+    "note",
+]
+
+#: Kinds the executor must act on.
+WORK_KINDS = frozenset({"notify", "run_step"})
+
+
+@dataclass(frozen=True)
+class Command:
+    kind: CommandKind
+    at: datetime
+    incident: str | None = None
+    runbook: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"at": self.at.isoformat(), "kind": self.kind}
+        if self.incident:
+            out["incident"] = self.incident
+        if self.runbook:
+            out["runbook"] = self.runbook
+        out.update(self.data)
+        return out
+
+    def summary(self) -> str:
+        """One readable line for timelines and diffs."""
+        d = self.data
+        detail = {
+            "rule_fired": lambda: f"{d.get('role')} {d.get('rule')} on {d.get('event')!r}",
+            "open_incident": lambda: f"{d.get('title')!r} severity={d.get('severity')} key={d.get('key')!r}",
+            "attach": lambda: f"{d.get('event')!r} ({d.get('status')})",
+            "raise": lambda: f"{d.get('changes')} ({d.get('reason') or 'raise rule'})",
+            "notify": lambda: f"level={d.get('level')} via {d.get('connector')} ({d.get('reason')})",
+            "acknowledge": lambda: f"by {d.get('by')}",
+            "request_approval": lambda: f"step={d.get('step')} until {d.get('deadline')}",
+            "decide_approval": lambda: f"step={d.get('step')} {d.get('decision')} by {d.get('by')}",
+            "run_step": lambda: f"{d.get('role')} {d.get('step')} via {d.get('connector')} attempt {d.get('attempt')}",
+            "step_outcome": lambda: f"{d.get('step')} -> {d.get('outcome')}" + (f": {d['error']}" if d.get("error") else ""),
+            "escalate": lambda: f"to level={d.get('level')} ({d.get('reason')})",
+            "start_timer": lambda: f"{d.get('name')} due {d.get('due')}",
+            "cancel_timer": lambda: f"{d.get('name')}",
+            "resolve": lambda: f"{d.get('reason')}" + (f" by {d['by']}" if d.get("by") else ""),
+            "impact": lambda: f"{d.get('id')} = {d.get('value')!r}",
+            "note": lambda: f"{d.get('text')}",
+        }[self.kind]()
+        who = f" [{self.incident}]" if self.incident else ""
+        return f"{self.at.isoformat()} {self.kind}{who} {detail}"

@@ -1,0 +1,197 @@
+"""An incident's state while the engine runs it, and the views templates and conditions read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from engine.commands import Command
+from engine.compiler import CompiledRunbook
+from engine.events import Event
+from engine.lang.durations import format_duration
+from engine.lang.severity import Complexity, Nature, Scope, Severity
+
+
+class Status(str, Enum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+#: Outcomes a step can end with; later steps' `when` conditions test them.
+OUTCOMES = ("ok", "skipped", "failed", "denied", "expired")
+
+
+@dataclass
+class StepState:
+    outcome: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Incident:
+    id: str
+    compiled: CompiledRunbook
+    key: str
+    labels: dict[str, str]
+    opened_at: datetime
+    trigger: str
+    first_event: Event | None
+    severity: Severity
+    scope: Scope
+    complexity: Complexity
+    nature: Nature
+    status: Status = Status.open
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    mitigated_at: datetime | None = None
+    #: alert identity -> its last status
+    alerts: dict[str, str] = field(default_factory=dict)
+    alert_names: dict[str, int] = field(default_factory=dict)
+    label_values: dict[str, set[str]] = field(default_factory=dict)
+    level: int = 0
+    cycle: int = 0
+    levels_reached: list[tuple[str, datetime]] = field(default_factory=list)
+    #: index of the step being worked on; None before start / after the end
+    step_index: int | None = None
+    handling: str = "pending"  # pending|running|waiting|verifying|done|stopped
+    steps: dict[str, StepState] = field(default_factory=dict)
+    impacts: dict[str, Any] = field(default_factory=dict)
+    timeline: list[Command] = field(default_factory=list)
+
+    @property
+    def runbook(self) -> str:
+        return self.compiled.runbook.id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.resolved
+
+    def attach(self, event: Event) -> None:
+        self.alerts[event.identity] = event.status
+        self.alert_names[event.name] = self.alert_names.get(event.name, 0) + 1
+        for name, value in event.labels.items():
+            self.label_values.setdefault(name, set()).add(value)
+
+    def all_alerts_resolved(self) -> bool:
+        return bool(self.alerts) and all(s == "resolved" for s in self.alerts.values())
+
+    # --- views ----------------------------------------------------------------------------
+
+    def view(self, now: datetime) -> dict[str, Any]:
+        rb = self.compiled.runbook
+        return {
+            "id": self.id,
+            "key": self.key,
+            "title": rb.title,
+            "severity": self.severity.value,
+            "scope": self.scope.value,
+            "complexity": self.complexity.value,
+            "nature": self.nature.value,
+            "status": self.status.value,
+            "labels": dict(self.labels),
+            "opened_at": self.opened_at.isoformat(),
+            "acked_by": self.acked_by,
+            "alerts": len(self.alerts) or sum(self.alert_names.values()),
+            "age": (now - self.opened_at).total_seconds(),
+            "runbook": rb.id,
+            "section": rb.section,
+            "team": rb.team,
+        }
+
+    def template_context(self, now: datetime, **extra: Any) -> dict[str, Any]:
+        rb = self.compiled.runbook
+        context: dict[str, Any] = {
+            "incident": self.view(now),
+            "runbook": {
+                "id": rb.id,
+                "title": rb.title,
+                "version": rb.version,
+                "section": rb.section,
+                "team": rb.team,
+            },
+            "alert": event_view(self.first_event),
+            "steps": {
+                sid: {"outcome": s.outcome, "result": s.result, "attempts": s.attempts}
+                for sid, s in self.steps.items()
+            },
+        }
+        context.update(extra)
+        return context
+
+    def window(self, end: datetime) -> dict[str, Any]:
+        seconds = max((end - self.opened_at).total_seconds(), 1.0)
+        return {
+            "start": self.opened_at.isoformat(),
+            "end": end.isoformat(),
+            "seconds": seconds,
+            "duration": format_duration(end - self.opened_at) if seconds > 1 else "1s",
+        }
+
+    def lookup(self, now: datetime, event: Event | None = None) -> Any:
+        """A field reader for conditions over incident.*, steps.*, alert.* and event paths."""
+        view = self.view(now)
+
+        def read(path: str) -> Any:
+            head, _, rest = path.partition(".")
+            if head == "incident":
+                sub, _, name = rest.partition(".")
+                if sub == "labels":
+                    return self.labels.get(name)
+                if sub == "distinct":
+                    values = set(self.label_values.get(name, set()))
+                    if event is not None and name in event.labels:
+                        values.add(event.labels[name])
+                    return len(values)
+                return view.get(rest)
+            if head == "steps":
+                step_id, _, attr = rest.partition(".")
+                state = self.steps.get(step_id)
+                if state is None:
+                    return None
+                if attr == "outcome":
+                    return state.outcome
+                if attr == "attempts":
+                    return state.attempts
+                if attr.startswith("result."):
+                    return dig(state.result, attr.removeprefix("result."))
+                return None
+            if head == "alert":
+                return self.first_event.get(rest) if self.first_event else None
+            return event.get(path) if event is not None else None
+
+        return read
+
+
+def event_view(event: Event | None) -> dict[str, Any]:
+    if event is None:
+        return {"name": None, "labels": {}, "annotations": {}, "value": None, "status": None,
+                "fingerprint": None, "starts_at": None}
+    return {
+        "name": event.name,
+        "labels": dict(event.labels),
+        "annotations": dict(event.annotations),
+        "value": event.value,
+        "status": event.status,
+        "fingerprint": event.fingerprint,
+        "starts_at": (event.starts_at or event.at).isoformat(),
+    }
+
+
+def dig(data: Any, path: str) -> Any:
+    """``a.b.0.c`` into nested dicts and lists; None when any part is missing."""
+    node = data
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node

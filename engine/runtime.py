@@ -1,0 +1,479 @@
+"""The engine: events and timer expiries in, commands out.
+
+Detection runs through the compiled durable_rules rulesets; what needs time -- windows,
+``for`` holds, heartbeats, correlation expiry, escalation deadlines -- is kept here on timers
+owned by this class and read from an injected clock, so a virtual clock replays hours of an
+incident in milliseconds. Handling steps live in ``engine.handling``. Nothing here does I/O:
+callers execute the ``notify`` and ``run_step`` commands and report back with
+``call_finished``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from engine.clock import Clock
+from engine.commands import Command, CommandKind
+from engine.compiler import KEY_FIELD, SEQ_FIELD, ANCHOR, CompiledRunbook, parse_action_name, trigger_conditions
+from engine.evaluate import Miss, explain, holds
+from engine.events import Event
+from engine.handling import Handling
+from engine.incident import Incident, Status
+from engine.lang.durations import format_duration
+from engine.lang.severity import higher
+from engine.limits import Rails
+from engine.rules import Matcher, shard
+from engine.templating import TemplateError, render_value
+from engine.timers import Timer, TimerQueue
+
+
+class EngineError(Exception):
+    """A request the engine cannot honour (unknown incident, approval, call)."""
+
+
+def incident_key(compiled: CompiledRunbook, event: Event) -> str:
+    """The values of the runbook's group_by fields: what makes two alerts one incident."""
+    fields = compiled.runbook.detection.group_by
+    return ",".join(f"{f}={event.get(f) if event.get(f) is not None else ''}" for f in fields)
+
+
+class Engine(Handling):
+    def __init__(
+        self,
+        compiled: Sequence[CompiledRunbook],
+        clock: Clock,
+        *,
+        matcher: Matcher | None = None,
+        dry_run: bool = False,
+        id_factory: Callable[[], str] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.dry_run = dry_run
+        self.matcher = matcher or Matcher()
+        self.runbooks: dict[str, CompiledRunbook] = {}
+        self.timers = TimerQueue()
+        self.incidents: dict[str, Incident] = {}
+        self.rails = Rails()
+        self._open: dict[tuple[str, str], str] = {}
+        self._seq = itertools.count(1)
+        counter = itertools.count(1)
+        self._new_id = id_factory or (lambda: f"INC-{next(counter)}")
+        self._windows: dict[tuple[str, int, str], deque[datetime]] = {}
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._approvals: dict[str, tuple[str, str]] = {}
+        self._out: list[Command] = []
+        for item in compiled:
+            self.add_runbook(item)
+
+    # --- runbooks -------------------------------------------------------------------------
+
+    def add_runbook(self, compiled: CompiledRunbook) -> None:
+        if compiled.runbook.id in self.runbooks:
+            raise EngineError(f"runbook {compiled.runbook.id!r} is already loaded")
+        for ruleset in compiled.rulesets():
+            self.matcher.load(ruleset.definition())
+        self.runbooks[compiled.runbook.id] = compiled
+        # A heartbeat expected from the start: with no group_by there is one key, known now.
+        if not compiled.runbook.detection.group_by:
+            for index, trigger in enumerate(compiled.runbook.detection.triggers):
+                if trigger.kind == "absent" and trigger.within is not None:
+                    self.timers.schedule(
+                        self._absent_timer(compiled, index, ""),
+                        self.clock.now() + trigger.within,
+                        kind="absent", runbook=compiled.runbook.id, trigger=index, key="",
+                    )
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def ingest(self, event: Event) -> list[Command]:
+        """One event through every runbook that may care about it."""
+        self._out = []
+        for compiled in self.runbooks.values():
+            key = incident_key(compiled, event)
+            incident = self._find_open(compiled.runbook.id, key)
+            if incident is not None:
+                self._incident_event(incident, event)
+            if compiled.names is None or event.name in compiled.names:
+                self._detect(compiled, key, event)
+        return self._flush()
+
+    def advance(self) -> list[Command]:
+        """Fire every timer due at the clock's current time."""
+        self._out = []
+        now = self.clock.now()
+        while (timer := self.timers.pop_due(now)) is not None:
+            self._on_timer(timer)
+        return self._flush()
+
+    def next_due(self) -> datetime | None:
+        return self.timers.next_due()
+
+    def acknowledge(self, incident_id: str, by: str) -> list[Command]:
+        self._out = []
+        incident = self._get(incident_id)
+        if incident.status is Status.open:
+            incident.status = Status.acknowledged
+            incident.acked_by, incident.acked_at = by, self.clock.now()
+            self._cancel(incident, f"{incident.id}:esc")
+            self._emit("acknowledge", incident, by=by)
+        return self._flush()
+
+    def resolve(self, incident_id: str, by: str, reason: str = "resolved by a person") -> list[Command]:
+        self._out = []
+        incident = self._get(incident_id)
+        if incident.is_open:
+            self._resolve(incident, reason, by=by)
+        return self._flush()
+
+    def add_note(self, incident_id: str, text: str, by: str) -> list[Command]:
+        self._out = []
+        self._emit("note", self._get(incident_id), text=text, by=by)
+        return self._flush()
+
+    def find(self, runbook: str, key: str | None = None) -> list[Incident]:
+        return [
+            i for i in self.incidents.values()
+            if i.runbook == runbook and (key is None or i.key == key)
+        ]
+
+    # --- detection ------------------------------------------------------------------------
+
+    def _detect(self, compiled: CompiledRunbook, key: str, event: Event) -> None:
+        ruleset = compiled.detect
+        doc = ruleset.projection.project(event.get)
+        doc.update(ANCHOR)
+        doc[KEY_FIELD] = key
+        doc[SEQ_FIELD] = next(self._seq)
+        sid = shard(key)
+        result = self.matcher.post(ruleset.name, doc, sid)
+        for firing in result.firings:
+            _, role, index = parse_action_name(firing.action)
+            if role == "trigger":
+                self._trigger_hit(compiled, index, key, event)
+        if result.pending:
+            # Half of a correlation: it may wait only as long as the widest correlate window.
+            window = max(
+                (t.within for t in compiled.runbook.detection.triggers if t.correlate and t.within),
+                default=None,
+            )
+            if window is not None:
+                self.timers.schedule(
+                    f"corr:{ruleset.name}:{doc[SEQ_FIELD]}", self.clock.now() + window,
+                    kind="expire", ruleset=ruleset.name, doc=doc, sid=sid,
+                )
+        self._check_for_holds(compiled, key, event)
+
+    def _trigger_hit(self, compiled: CompiledRunbook, index: int, key: str, event: Event) -> None:
+        rb = compiled.runbook
+        trigger = rb.detection.triggers[index]
+        now = self.clock.now()
+        self._emit("rule_fired", None, compiled, role="trigger", rule=rb.trigger_id(index),
+                   event=event.name, key=key, status=event.status)
+        kind = trigger.kind
+        if kind in ("match", "correlate"):
+            self._fire(compiled, index, key, event)
+        elif kind == "count":
+            assert trigger.within is not None and trigger.count is not None
+            window = self._windows.setdefault((rb.id, index, key), deque())
+            window.append(now)
+            while window and now - window[0] >= trigger.within:
+                window.popleft()
+            if len(window) >= trigger.count:
+                window.clear()
+                self._fire(compiled, index, key, event)
+        elif kind == "for":
+            assert trigger.for_ is not None
+            name = f"for:{rb.id}:{index}:{key}"
+            if self.timers.get(name) is None and self._find_open(rb.id, key) is None:
+                self._timer(None, name, now + trigger.for_, kind="for", runbook=rb.id,
+                            trigger=index, key=key, event=event)
+            elif self._find_open(rb.id, key) is not None:
+                self._fire(compiled, index, key, event)
+        else:  # absent: this is the heartbeat; push the deadline out and recover if it was late
+            assert trigger.within is not None
+            self.timers.schedule(self._absent_timer(compiled, index, key), now + trigger.within,
+                                 kind="absent", runbook=rb.id, trigger=index, key=key)
+            incident = self._find_open(rb.id, key)
+            if incident is not None and incident.trigger == rb.trigger_id(index):
+                self._recovered(incident, "the expected events are arriving again")
+
+    def _check_for_holds(self, compiled: CompiledRunbook, key: str, event: Event) -> None:
+        """Cancel a pending ``for`` when the same signal stops matching."""
+        for index, trigger in enumerate(compiled.runbook.detection.triggers):
+            if trigger.kind != "for":
+                continue
+            name = f"for:{compiled.runbook.id}:{index}:{key}"
+            timer = self.timers.get(name)
+            if timer is None:
+                continue
+            first: Event = timer.payload["event"]
+            same = event.identity == first.identity if first.kind == "alert" else event.name == first.name
+            if same and not holds(trigger_conditions(trigger)[0], event.get):
+                self._cancel(None, name)
+
+    def _absent_timer(self, compiled: CompiledRunbook, index: int, key: str) -> str:
+        return f"absent:{compiled.runbook.id}:{index}:{key}"
+
+    def _fire(self, compiled: CompiledRunbook, index: int, key: str, event: Event | None) -> None:
+        incident = self._find_open(compiled.runbook.id, key)
+        if incident is None:
+            self._open_incident(compiled, index, key, event)
+        elif event is not None:
+            self._attach(incident, event)
+
+    # --- incidents ------------------------------------------------------------------------
+
+    def _open_incident(
+        self, compiled: CompiledRunbook, index: int, key: str, event: Event | None
+    ) -> None:
+        rb = compiled.runbook
+        cls = rb.classification
+        labels = dict(event.labels) if event is not None else {}
+        for part in filter(None, key.split(",")):
+            name, _, value = part.partition("=")
+            if name.startswith("labels.") and value:
+                labels.setdefault(name.removeprefix("labels."), value)
+        incident = Incident(
+            id=self._new_id(), compiled=compiled, key=key, labels=labels,
+            opened_at=self.clock.now(), trigger=rb.trigger_id(index), first_event=event,
+            severity=cls.effective_severity, scope=cls.scope, complexity=cls.complexity,
+            nature=cls.nature,
+        )
+        self.incidents[incident.id] = incident
+        self._open[(rb.id, key)] = incident.id
+        self._emit("open_incident", incident, title=rb.title, version=rb.version,
+                   section=rb.section, severity=incident.severity.value, key=key,
+                   trigger=incident.trigger, nature=cls.nature.value, scope=cls.scope.value,
+                   complexity=cls.complexity.value, labels=labels)
+        if event is not None:
+            self._attach(incident, event)
+        self._start_escalation(incident)
+        self._start_handling(incident)
+
+    def _attach(self, incident: Incident, event: Event) -> None:
+        incident.attach(event)
+        self._emit("attach", incident, event=event.name, status=event.status,
+                   identity=event.identity, labels=dict(event.labels))
+        if event.status == "firing":
+            self._cancel(incident, f"{incident.id}:quiet")
+
+    def _incident_event(self, incident: Incident, event: Event) -> None:
+        """An event for an open incident's key: alert bookkeeping, verification, raise/recover."""
+        rb = incident.compiled.runbook
+        if event.identity in incident.alerts and incident.alerts[event.identity] != event.status:
+            self._attach(incident, event)
+            if (
+                event.status == "resolved"
+                and rb.resolution.on_alerts_resolved
+                and incident.all_alerts_resolved()
+            ):
+                self._recovered(incident, "all alerts resolved")
+        self._verify_event(incident, event)
+        lifecycle = incident.compiled.lifecycle
+        if lifecycle is None or not incident.is_open:
+            return
+        doc = lifecycle.projection.project(incident.lookup(self.clock.now(), event))
+        doc.update(ANCHOR)
+        doc[SEQ_FIELD] = next(self._seq)
+        result = self.matcher.post(lifecycle.name, doc, shard(incident.key))
+        for firing in result.firings:
+            _, role, index = parse_action_name(firing.action)
+            self._emit("rule_fired", incident, role=role, rule=f"{role}-{index + 1}",
+                       event=event.name, key=incident.key, status=event.status)
+            if role == "raise":
+                self._raise(incident, index)
+            elif role == "recover":
+                self._recovered(incident, "recovery condition met")
+        if result.pending:  # lifecycle rules never join; a pending message would only leak
+            self.matcher.retract(lifecycle.name, doc, shard(incident.key))
+
+    def _raise(self, incident: Incident, index: int) -> None:
+        rule = incident.compiled.runbook.detection.raise_[index]
+        changes: dict[str, str] = {}
+        if rule.severity is not None and higher(incident.severity, rule.severity) is not incident.severity:
+            incident.severity = rule.severity
+            changes["severity"] = rule.severity.value
+        if rule.scope is not None and rule.scope is not incident.scope and rule.scope.value == "global":
+            incident.scope = rule.scope
+            changes["scope"] = rule.scope.value
+        if rule.complexity is not None and rule.complexity.value == "complex" and incident.complexity is not rule.complexity:
+            incident.complexity = rule.complexity
+            changes["complexity"] = rule.complexity.value
+        if changes:
+            self._emit("raise", incident, changes=changes, reason=rule.reason)
+
+    def _recovered(self, incident: Incident, reason: str) -> None:
+        quiet = incident.compiled.runbook.resolution.quiet_for
+        if quiet is None:
+            self._resolve(incident, reason)
+        elif self.timers.get(f"{incident.id}:quiet") is None:
+            self._timer(incident, f"{incident.id}:quiet", self.clock.now() + quiet,
+                        kind="quiet", incident=incident.id, reason=reason)
+
+    def _resolve(self, incident: Incident, reason: str, by: str | None = None) -> None:
+        now = self.clock.now()
+        incident.status = Status.resolved
+        incident.resolved_at, incident.resolved_by = now, by
+        if incident.handling not in ("done", "stopped"):
+            incident.handling = "stopped"
+        for name in self.timers.cancel_prefix(f"{incident.id}:"):
+            self._emit("cancel_timer", incident, name=name)
+        self._open.pop((incident.runbook, incident.key), None)
+        self._emit("resolve", incident, reason=reason, by=by)
+        self._measure_impact(incident)
+
+    # --- escalation -----------------------------------------------------------------------
+
+    def _start_escalation(self, incident: Incident) -> None:
+        escalation = incident.compiled.runbook.escalation
+        if escalation is None:
+            return
+        self._notify_level(incident, "incident opened")
+        if escalation.status_every is not None:
+            self._timer(incident, f"{incident.id}:status", self.clock.now() + escalation.status_every,
+                        kind="status", incident=incident.id)
+
+    def _notify_level(self, incident: Incident, reason: str) -> None:
+        escalation = incident.compiled.runbook.escalation
+        assert escalation is not None
+        level = escalation.levels[incident.level]
+        now = self.clock.now()
+        incident.levels_reached.append((level.id, now))
+        context = incident.template_context(now, level={"id": level.id, "who": level.who})
+        call_id = f"{incident.id}:notify:{level.id}:{incident.cycle}:{len(incident.levels_reached)}"
+        self._call(incident, "notify", call_id, level.connector, level.params, context,
+                   level=level.id, who=level.who, reason=reason)
+        if level.ack_within is not None and incident.status is Status.open:
+            self._timer(incident, f"{incident.id}:esc", now + level.ack_within,
+                        kind="escalate", incident=incident.id,
+                        reason=f"not acknowledged within {format_duration(level.ack_within)}")
+
+    def escalate(self, incident: Incident, reason: str) -> bool:
+        """Move to the next level now; False when every level (and repeat) is used up."""
+        escalation = incident.compiled.runbook.escalation
+        if escalation is None:
+            self._emit("note", incident, text=f"cannot escalate ({reason}): no escalation levels")
+            return False
+        self._cancel(incident, f"{incident.id}:esc")
+        if incident.level + 1 < len(escalation.levels):
+            incident.level += 1
+        elif incident.cycle < escalation.repeat:
+            incident.cycle += 1
+            incident.level = 0
+        else:
+            self._emit("note", incident, text=f"escalation exhausted ({reason})")
+            return False
+        self._emit("escalate", incident, level=escalation.levels[incident.level].id, reason=reason,
+                   cycle=incident.cycle)
+        self._notify_level(incident, reason)
+        return True
+
+    # --- plumbing shared with handling ------------------------------------------------------
+
+    def _call(
+        self, incident: Incident, role: str, call_id: str, connector: str, params: dict[str, Any],
+        context: dict[str, Any], **data: Any,
+    ) -> bool:
+        """Render params and emit the command; a template failure is reported, not raised."""
+        try:
+            rendered = render_value(params, context)
+        except TemplateError as exc:
+            self._emit("note", incident, text=f"{role} {call_id}: {exc}")
+            if role != "notify":
+                self.call_failed_to_render(call_id, incident, str(exc), data)
+            return False
+        dry = self.dry_run or incident.compiled.runbook.handling.dry_run
+        self._calls[call_id] = {"role": data.get("role", role), "incident": incident.id, **data}
+        kind: CommandKind = "notify" if role == "notify" else "run_step"
+        self._emit(kind, incident, call_id=call_id, connector=connector, params=rendered,
+                   dry_run=dry, **data)
+        return True
+
+    def _timer(self, incident: Incident | None, name: str, due: datetime, **payload: Any) -> None:
+        self.timers.schedule(name, due, **payload)
+        if incident is not None:
+            self._emit("start_timer", incident, name=name, due=due.isoformat())
+
+    def _cancel(self, incident: Incident | None, name: str) -> None:
+        if self.timers.cancel(name) and incident is not None:
+            self._emit("cancel_timer", incident, name=name)
+
+    def _on_timer(self, timer: Timer) -> None:
+        p = timer.payload
+        kind = p["kind"]
+        if kind == "expire":
+            self.matcher.retract(p["ruleset"], p["doc"], p["sid"])
+            return
+        if kind == "for":
+            compiled = self.runbooks[p["runbook"]]
+            self._fire(compiled, p["trigger"], p["key"], p["event"])
+            return
+        if kind == "absent":
+            compiled = self.runbooks[p["runbook"]]
+            trigger = compiled.runbook.detection.triggers[p["trigger"]]
+            self._emit("rule_fired", None, compiled, role="trigger",
+                       rule=compiled.runbook.trigger_id(p["trigger"]), event=None, key=p["key"],
+                       status=f"nothing for {format_duration(trigger.within) if trigger.within else '?'}")
+            self._fire(compiled, p["trigger"], p["key"], None)
+            return
+        incident = self.incidents[p["incident"]]
+        if not incident.is_open:
+            return
+        if kind == "escalate":
+            if incident.status is Status.open:
+                self.escalate(incident, p["reason"])
+        elif kind == "status":
+            escalation = incident.compiled.runbook.escalation
+            if escalation is not None and escalation.status_every is not None:
+                self._notify_level(incident, "status update")
+                self._timer(incident, f"{incident.id}:status",
+                            self.clock.now() + escalation.status_every, kind="status",
+                            incident=incident.id)
+        elif kind == "quiet":
+            self._resolve(incident, p["reason"])
+        else:
+            self.on_handling_timer(incident, kind, p)
+
+    def _emit(
+        self, kind: CommandKind, incident: Incident | None, compiled: CompiledRunbook | None = None,
+        **data: Any,
+    ) -> Command:
+        runbook = incident.runbook if incident is not None else compiled.runbook.id if compiled else None
+        command = Command(kind, self.clock.now(), incident.id if incident else None, runbook, data)
+        self._out.append(command)
+        if incident is not None:
+            incident.timeline.append(command)
+        return command
+
+    def _flush(self) -> list[Command]:
+        out, self._out = self._out, []
+        return out
+
+    def _get(self, incident_id: str) -> Incident:
+        try:
+            return self.incidents[incident_id]
+        except KeyError:
+            raise EngineError(f"no incident {incident_id!r}") from None
+
+    def _find_open(self, runbook: str, key: str) -> Incident | None:
+        found = self._open.get((runbook, key))
+        return self.incidents[found] if found is not None else None
+
+    # --- explanations ---------------------------------------------------------------------
+
+    def explain(self, event: Event) -> tuple[str, str, float, list[Miss]] | None:
+        """The runbook trigger that came closest to matching ``event`` and what failed."""
+        best: tuple[str, str, float, list[Miss]] | None = None
+        for compiled in self.runbooks.values():
+            for index, trigger in enumerate(compiled.runbook.detection.triggers):
+                for cond in trigger_conditions(trigger):
+                    score, misses = explain(cond, event.get)
+                    if best is None or score > best[2]:
+                        best = (compiled.runbook.id, compiled.runbook.trigger_id(index), score, misses)
+        return best
+
+

@@ -1,0 +1,67 @@
+"""Service-owned timers: a heap keyed by name, so timers can be listed, replaced and cancelled.
+
+durable_rules' own timers have whole-second precision, fire up to a second early and dispatch
+about five per second; runbookd keeps its own and feeds each expiry into the engine as an input.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Timer:
+    due: datetime
+    seq: int
+    name: str = field(compare=False)
+    payload: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+class TimerQueue:
+    def __init__(self) -> None:
+        self._heap: list[Timer] = []
+        self._live: dict[str, Timer] = {}
+        self._seq = itertools.count()
+
+    def schedule(self, name: str, due: datetime, **payload: Any) -> Timer:
+        """Arm ``name`` for ``due``, replacing any timer of the same name."""
+        timer = Timer(due, next(self._seq), name, payload)
+        self._live[name] = timer
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    def cancel(self, name: str) -> bool:
+        return self._live.pop(name, None) is not None
+
+    def cancel_prefix(self, prefix: str) -> list[str]:
+        names = [n for n in self._live if n.startswith(prefix)]
+        for name in names:
+            del self._live[name]
+        return names
+
+    def get(self, name: str) -> Timer | None:
+        return self._live.get(name)
+
+    def next_due(self) -> datetime | None:
+        self._drop_stale()
+        return self._heap[0].due if self._heap else None
+
+    def pop_due(self, now: datetime) -> Timer | None:
+        """The earliest live timer due at or before ``now``, removed; None when none is due."""
+        self._drop_stale()
+        if self._heap and self._heap[0].due <= now:
+            timer = heapq.heappop(self._heap)
+            del self._live[timer.name]
+            return timer
+        return None
+
+    def live(self) -> list[Timer]:
+        return sorted(self._live.values())
+
+    def _drop_stale(self) -> None:
+        while self._heap and self._live.get(self._heap[0].name) is not self._heap[0]:
+            heapq.heappop(self._heap)

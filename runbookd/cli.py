@@ -1,0 +1,120 @@
+"""The ``runbookd`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_RUNBOOKS = Path("runbooks")
+DEFAULT_SCENARIOS = Path("tests/scenarios")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from runbookd.library import load_library
+
+    paths = [Path(p) for p in args.paths] or [DEFAULT_RUNBOOKS]
+    library = load_library(paths)
+    for diagnostic in library.diagnostics:
+        print(diagnostic, file=sys.stderr)
+    for item in library.loaded:
+        rb = item.runbook
+        print(
+            f"{item.file}: ok {rb.id} v{rb.version} section {rb.section} "
+            f"({rb.classification.effective_severity.value}; {len(rb.detection.triggers)} triggers, "
+            f"{len(rb.escalation.levels) if rb.escalation else 0} levels, {len(rb.handling.steps)} steps)"
+        )
+    if not library.files and not library.diagnostics:
+        print(f"no runbook files under {', '.join(map(str, paths))}", file=sys.stderr)
+        return 1
+    return 0 if library.ok else 1
+
+
+def _scenario_files(paths: Sequence[str]) -> list[Path]:
+    out: list[Path] = []
+    for raw in paths or [str(DEFAULT_SCENARIOS)]:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+        else:
+            out.append(path)
+    return out
+
+
+def _cmd_test(args: argparse.Namespace) -> int:
+    from runbookd.report import print_results, write_junit
+    from runbookd.scenario import run_scenario
+
+    files = _scenario_files(args.files)
+    if not files:
+        print("no scenario files found", file=sys.stderr)
+        return 1
+    results = [run_scenario(path) for path in files]
+    print_results(results, sys.stdout, verbose=args.verbose)
+    if args.junit:
+        write_junit(results, Path(args.junit))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from runbookd.library import load_library
+    from runbookd.replay import ReplayError, replay
+
+    library = load_library([Path(args.runbooks)], load_rules=False)
+    if not library.ok:
+        for diagnostic in library.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        return 1
+    try:
+        replay(library.compiled(), Path(args.events), sys.stdout, as_json=args.json)
+    except (ReplayError, OSError) as exc:
+        print(f"runbookd replay: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from engine.lang.model import Runbook
+
+    schema = Runbook.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "runbookd runbook (language version 1)"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runbookd", description="Runbook automation for incident response.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate runbooks (PATH:LINE:COL errors on stderr)")
+    check.add_argument("paths", nargs="*", help="runbook files or folders (default: runbooks/)")
+    check.set_defaults(func=_cmd_check)
+    test = sub.add_parser("test", help="run scenario files on a virtual clock")
+    test.add_argument("files", nargs="*", help="scenario files or folders (default: tests/scenarios/)")
+    test.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
+    test.add_argument("-v", "--verbose", action="store_true", help="list passing expectations too")
+    test.set_defaults(func=_cmd_test)
+    rep = sub.add_parser("replay", help="run recorded events through runbooks and print the timeline")
+    rep.add_argument("--runbooks", default=str(DEFAULT_RUNBOOKS), help="runbook folder or file")
+    rep.add_argument("events", help="JSON lines of recorded events")
+    rep.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    rep.set_defaults(func=_cmd_replay)
+    schema = sub.add_parser("schema", help="print the JSON Schema of the runbook language")
+    schema.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

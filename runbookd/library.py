@@ -1,0 +1,48 @@
+"""Load, check and compile runbooks from files and folders: the front half of every command."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from connectors.base import ConnectorSpec
+from connectors.registry import load_specs
+from engine.compiler import CompiledRunbook, compile_runbook
+from engine.lang.checks import check_all
+from engine.lang.diagnostics import Diagnostic
+from engine.lang.loader import LoadedRunbook, find_runbook_files, load_file
+
+
+@dataclass
+class Library:
+    loaded: list[LoadedRunbook] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+    def compiled(self) -> list[CompiledRunbook]:
+        return [compile_runbook(item.runbook) for item in self.loaded]
+
+
+def load_library(
+    paths: Sequence[Path], *, specs: dict[str, ConnectorSpec] | None = None, load_rules: bool = True
+) -> Library:
+    """Every runbook under ``paths`` with every problem found in any of them."""
+    files, diagnostics = find_runbook_files(list(paths))
+    library = Library(files=files, diagnostics=diagnostics)
+    for path in files:
+        loaded, problems = load_file(path)
+        library.diagnostics.extend(problems)
+        if loaded is not None:
+            library.loaded.append(loaded)
+    library.diagnostics.extend(
+        check_all(library.loaded, specs if specs is not None else load_specs(), load_rules=load_rules)
+    )
+    library.diagnostics.sort()
+    bad = {d.file for d in library.diagnostics}
+    library.loaded = [item for item in library.loaded if item.file not in bad]
+    return library
