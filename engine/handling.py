@@ -38,9 +38,9 @@ class Handling:
 
         def _emit(self, kind: CommandKind, incident: Incident | None,
                   compiled: CompiledRunbook | None = None, **data: Any) -> Command: ...
-        def _call(self, incident: Incident, role: str, call_id: str, connector: str,
+        def _call(self, incident: Incident, call_id: str, connector: str,
                   params: dict[str, Any], context: dict[str, Any], **data: Any) -> bool: ...
-        def _timer(self, incident: Incident | None, name: str, due: datetime,
+        def _timer(self, owner: Incident | None, name: str, due: datetime,
                    **payload: Any) -> None: ...
         def _cancel(self, incident: Incident | None, name: str) -> None: ...
         def _flush(self) -> list[Command]: ...
@@ -178,7 +178,7 @@ class Handling:
         context["step"] = {"id": step.id, "target": target}
         self.rails.started(("step", incident.runbook, step.id), target, now)
         call_id = f"{incident.id}:{step.id}:{state.attempts}"
-        self._call(incident, "step", call_id, step.connector, step.params, context, role="step",
+        self._call(incident, call_id, step.connector, step.params, context, role="step",
                    step=step.id, attempt=state.attempts, target=target,
                    timeout=format_duration(step.timeout))
 
@@ -238,7 +238,7 @@ class Handling:
             state = incident.steps[step.id]
             call_id = f"{incident.id}:{step.id}:rollback:{state.attempts}"
             context = incident.template_context(self.clock.now(), step={"id": step.id, "target": incident.key})
-            if self._call(incident, "rollback", call_id, step.rollback.connector,
+            if self._call(incident, call_id, step.rollback.connector,
                           step.rollback.params, context, role="rollback", step=step.id,
                           attempt=state.attempts):
                 return
@@ -301,7 +301,7 @@ class Handling:
                 state = incident.steps[step.id]
                 call_id = f"{incident.id}:{step.id}:check:{state.attempts}"
                 context = incident.template_context(self.clock.now(), step={"id": step.id, "target": incident.key})
-                if not self._call(incident, "check", call_id, verify.check.connector,
+                if not self._call(incident, call_id, verify.check.connector,
                                   verify.check.params, context, role="check", step=step.id,
                                   attempt=state.attempts):
                     self._verify_failed(incident, step)
@@ -327,7 +327,7 @@ class Handling:
         now = self.clock.now()
         for impact in incident.compiled.runbook.postmortem.impact:
             context = incident.template_context(now, window=incident.window(now))
-            self._call(incident, "impact", f"{incident.id}:impact:{impact.id}", impact.connector,
+            self._call(incident, f"{incident.id}:impact:{impact.id}", impact.connector,
                        impact.params, context, role="impact", step=impact.id, attempt=1)
 
     def _impact_result(

@@ -345,7 +345,7 @@ class Engine(Handling):
         incident.levels_reached.append((level.id, now))
         context = incident.template_context(now, level={"id": level.id, "who": level.who})
         call_id = f"{incident.id}:notify:{level.id}:{incident.cycle}:{len(incident.levels_reached)}"
-        self._call(incident, "notify", call_id, level.connector, level.params, context,
+        self._call(incident, call_id, level.connector, level.params, context, role="notify",
                    level=level.id, who=level.who, reason=reason)
         if level.ack_within is not None and incident.status is Status.open:
             self._timer(incident, f"{incident.id}:esc", now + level.ack_within,
@@ -375,10 +375,11 @@ class Engine(Handling):
     # --- plumbing shared with handling ------------------------------------------------------
 
     def _call(
-        self, incident: Incident, role: str, call_id: str, connector: str, params: dict[str, Any],
+        self, incident: Incident, call_id: str, connector: str, params: dict[str, Any],
         context: dict[str, Any], **data: Any,
     ) -> bool:
         """Render params and emit the command; a template failure is reported, not raised."""
+        role = data.get("role", "notify")
         try:
             rendered = render_value(params, context)
         except TemplateError as exc:
@@ -387,16 +388,16 @@ class Engine(Handling):
                 self.call_failed_to_render(call_id, incident, str(exc), data)
             return False
         dry = self.dry_run or incident.compiled.runbook.handling.dry_run
-        self._calls[call_id] = {"role": data.get("role", role), "incident": incident.id, **data}
+        self._calls[call_id] = {"role": role, "incident": incident.id, **data}
         kind: CommandKind = "notify" if role == "notify" else "run_step"
         self._emit(kind, incident, call_id=call_id, connector=connector, params=rendered,
                    dry_run=dry, **data)
         return True
 
-    def _timer(self, incident: Incident | None, name: str, due: datetime, **payload: Any) -> None:
+    def _timer(self, owner: Incident | None, name: str, due: datetime, **payload: Any) -> None:
         self.timers.schedule(name, due, **payload)
-        if incident is not None:
-            self._emit("start_timer", incident, name=name, due=due.isoformat())
+        if owner is not None:
+            self._emit("start_timer", owner, name=name, due=due.isoformat())
 
     def _cancel(self, incident: Incident | None, name: str) -> None:
         if self.timers.cancel(name) and incident is not None:
