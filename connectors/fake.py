@@ -57,25 +57,38 @@ class FakeConnectors:
 
     def script(self, connector: str, *responses: Response, step: str | None = None) -> None:
         if connector not in self.specs:
-            raise PermanentError(f"unknown connector {connector!r}; known: {', '.join(sorted(self.specs))}")
+            raise PermanentError(
+                f"unknown connector {connector!r}; known: {', '.join(sorted(self.specs))}"
+            )
         self._scripts[(connector, step)] = list(responses) or [Response()]
 
     def call(
-        self, connector: str, params: dict[str, Any], *, step: str | None = None,
-        idempotency_key: str = "", dry_run: bool = False,
+        self,
+        connector: str,
+        params: dict[str, Any],
+        *,
+        step: str | None = None,
+        idempotency_key: str = "",
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         spec = self.specs.get(connector)
         if spec is None:
-            raise PermanentError(f"unknown connector {connector!r}; known: {', '.join(sorted(self.specs))}")
+            raise PermanentError(
+                f"unknown connector {connector!r}; known: {', '.join(sorted(self.specs))}"
+            )
         try:
             spec.params.model_validate(params)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "params"
-            self._record(connector, params, step, idempotency_key, dry_run, "permanent", {}, err["msg"])
+            self._record(
+                connector, params, step, idempotency_key, dry_run, "permanent", {}, err["msg"]
+            )
             raise PermanentError(f"{connector} parameter {where}: {err['msg']}") from None
         if dry_run and not spec.read_only:
-            self._record(connector, params, step, idempotency_key, True, "ok", {"dry_run": True}, None)
+            self._record(
+                connector, params, step, idempotency_key, True, "ok", {"dry_run": True}, None
+            )
             return {"dry_run": True}
         response = self._next(connector, step)
         if response is None:
@@ -84,20 +97,32 @@ class FakeConnectors:
             return result
         if response.fail is not None:
             message = response.message or f"{connector} failed ({response.fail})"
-            self._record(connector, params, step, idempotency_key, dry_run, response.fail, {}, message)
+            self._record(
+                connector, params, step, idempotency_key, dry_run, response.fail, {}, message
+            )
             raise (RetryableError if response.fail == "retryable" else PermanentError)(message)
-        self._record(connector, params, step, idempotency_key, dry_run, "ok", dict(response.result), None)
+        self._record(
+            connector, params, step, idempotency_key, dry_run, "ok", dict(response.result), None
+        )
         return dict(response.result)
 
     async def run(
-        self, connector: str, params: dict[str, Any], *, step: str | None = None,
-        idempotency_key: str = "", dry_run: bool = False,
+        self,
+        connector: str,
+        params: dict[str, Any],
+        *,
+        step: str | None = None,
+        idempotency_key: str = "",
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        return self.call(connector, params, step=step, idempotency_key=idempotency_key, dry_run=dry_run)
+        return self.call(
+            connector, params, step=step, idempotency_key=idempotency_key, dry_run=dry_run
+        )
 
     def calls_to(self, connector: str | None = None, step: str | None = None) -> list[RecordedCall]:
         return [
-            c for c in self.calls
+            c
+            for c in self.calls
             if (connector is None or c.connector == connector) and (step is None or c.step == step)
         ]
 
@@ -110,7 +135,16 @@ class FakeConnectors:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def _record(
-        self, connector: str, params: dict[str, Any], step: str | None, key: str, dry_run: bool,
-        outcome: str, result: dict[str, Any], error: str | None,
+        self,
+        connector: str,
+        params: dict[str, Any],
+        step: str | None,
+        key: str,
+        dry_run: bool,
+        outcome: str,
+        result: dict[str, Any],
+        error: str | None,
     ) -> None:
-        self.calls.append(RecordedCall(connector, dict(params), step, key, dry_run, outcome, result, error))
+        self.calls.append(
+            RecordedCall(connector, dict(params), step, key, dry_run, outcome, result, error)
+        )

@@ -85,11 +85,21 @@ class LogParams(Params):
 BUILTINS: tuple[ConnectorSpec, ...] = (
     ConnectorSpec("http", HttpParams, "Call an HTTP endpoint.", ("status_code", "body", "json")),
     ConnectorSpec("slack", SlackParams, "Post a Slack message.", ("ok", "ts")),
-    ConnectorSpec("pagerduty", PagerDutyParams, "PagerDuty Events API v2.", ("dedup_key", "status")),
+    ConnectorSpec(
+        "pagerduty", PagerDutyParams, "PagerDuty Events API v2.", ("dedup_key", "status")
+    ),
     ConnectorSpec("email", EmailParams, "Send email over SMTP.", ("message_id",)),
-    ConnectorSpec("alertmanager_silence", SilenceParams, "Create or expire a silence.", ("silence_id",)),
-    ConnectorSpec("prometheus", PrometheusParams, "Instant PromQL query.", ("value", "series"), True),
-    ConnectorSpec("sql", SqlParams, "SQL query, read-only by default.", ("rows", "value", "rowcount"), True),
-    ConnectorSpec("shell", ShellParams, "Run an allow-listed command.", ("exit_code", "stdout", "stderr")),
+    ConnectorSpec(
+        "alertmanager_silence", SilenceParams, "Create or expire a silence.", ("silence_id",)
+    ),
+    ConnectorSpec(
+        "prometheus", PrometheusParams, "Instant PromQL query.", ("value", "series"), True
+    ),
+    ConnectorSpec(
+        "sql", SqlParams, "SQL query, read-only by default.", ("rows", "value", "rowcount"), True
+    ),
+    ConnectorSpec(
+        "shell", ShellParams, "Run an allow-listed command.", ("exit_code", "stdout", "stderr")
+    ),
     ConnectorSpec("log", LogParams, "Write a note to the incident timeline.", ()),
 )

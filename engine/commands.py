@@ -57,15 +57,24 @@ class Command:
         d = self.data
         detail = {
             "rule_fired": lambda: f"{d.get('role')} {d.get('rule')} on {d.get('event')!r}",
-            "open_incident": lambda: f"{d.get('title')!r} severity={d.get('severity')} key={d.get('key')!r}",
+            "open_incident": lambda: (
+                f"{d.get('title')!r} severity={d.get('severity')} key={d.get('key')!r}"
+            ),
             "attach": lambda: f"{d.get('event')!r} ({d.get('status')})",
             "raise": lambda: f"{d.get('changes')} ({d.get('reason') or 'raise rule'})",
-            "notify": lambda: f"level={d.get('level')} via {d.get('connector')} ({d.get('reason')})",
+            "notify": lambda: (
+                f"level={d.get('level')} via {d.get('connector')} ({d.get('reason')})"
+            ),
             "acknowledge": lambda: f"by {d.get('by')}",
             "request_approval": lambda: f"step={d.get('step')} until {d.get('deadline')}",
             "decide_approval": lambda: f"step={d.get('step')} {d.get('decision')} by {d.get('by')}",
-            "run_step": lambda: f"{d.get('role')} {d.get('step')} via {d.get('connector')} attempt {d.get('attempt')}",
-            "step_outcome": lambda: f"{d.get('step')} -> {d.get('outcome')}" + (f": {d['error']}" if d.get("error") else ""),
+            "run_step": lambda: (
+                f"{d.get('role')} {d.get('step')} via {d.get('connector')} attempt {d.get('attempt')}"
+            ),
+            "step_outcome": lambda: (
+                f"{d.get('step')} -> {d.get('outcome')}"
+                + (f": {d['error']}" if d.get("error") else "")
+            ),
             "escalate": lambda: f"to level={d.get('level')} ({d.get('reason')})",
             "start_timer": lambda: f"{d.get('name')} due {d.get('due')}",
             "cancel_timer": lambda: f"{d.get('name')}",

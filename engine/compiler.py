@@ -76,10 +76,10 @@ def ruleset_name(runbook: Runbook) -> str:
 
 def trigger_conditions(trigger: Trigger) -> list[Condition]:
     """The event conditions of a trigger; firing-only unless the author tests status."""
-    raw = trigger.correlate if trigger.correlate is not None else [trigger.match or trigger.absent]
+    single = trigger.match if trigger.match is not None else trigger.absent
+    raw = trigger.correlate if trigger.correlate is not None else [single] if single else []
     out: list[Condition] = []
     for cond in raw:
-        assert cond is not None
         out.append(cond if mentions(cond, "status") else All(all=[FIRING_ONLY, cond]))
     return out
 
@@ -128,8 +128,7 @@ def _names(runbook: Runbook) -> frozenset[str] | None:
     """
     names: set[str] = set()
     for trigger in runbook.detection.triggers:
-        for cond in trigger.correlate or [trigger.match or trigger.absent]:
-            assert cond is not None
+        for cond in trigger_conditions(trigger):
             pinned = _pinned_names(cond)
             if pinned is None:
                 return None

@@ -36,12 +36,25 @@ class Handling:
         _approvals: dict[str, tuple[str, str]]
         _out: list[Command]
 
-        def _emit(self, kind: CommandKind, incident: Incident | None,
-                  compiled: CompiledRunbook | None = None, **data: Any) -> Command: ...
-        def _call(self, incident: Incident, call_id: str, connector: str,
-                  params: dict[str, Any], context: dict[str, Any], **data: Any) -> bool: ...
-        def _timer(self, owner: Incident | None, name: str, due: datetime,
-                   **payload: Any) -> None: ...
+        def _emit(
+            self,
+            kind: CommandKind,
+            incident: Incident | None,
+            compiled: CompiledRunbook | None = None,
+            **data: Any,
+        ) -> Command: ...
+        def _call(
+            self,
+            incident: Incident,
+            call_id: str,
+            connector: str,
+            params: dict[str, Any],
+            context: dict[str, Any],
+            **data: Any,
+        ) -> bool: ...
+        def _timer(
+            self, owner: Incident | None, name: str, due: datetime, **payload: Any
+        ) -> None: ...
         def _cancel(self, incident: Incident | None, name: str) -> None: ...
         def _flush(self) -> list[Command]: ...
         def _get(self, incident_id: str) -> Incident: ...
@@ -60,8 +73,14 @@ class Handling:
         incident = self.incidents[incident_id]
         step = self._step(incident, step_id)
         self._cancel(incident, f"{incident.id}:approval:{step_id}")
-        self._emit("decide_approval", incident, approval=approval_id, step=step_id,
-                   decision="approved" if approved else "denied", by=by)
+        self._emit(
+            "decide_approval",
+            incident,
+            approval=approval_id,
+            step=step_id,
+            decision="approved" if approved else "denied",
+            by=by,
+        )
         if approved:
             self._dispatch(incident, step)
         else:
@@ -72,7 +91,11 @@ class Handling:
         return dict(self._approvals)
 
     def call_finished(
-        self, call_id: str, *, result: dict[str, Any] | None = None, error: str | None = None,
+        self,
+        call_id: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
         retryable: bool = False,
     ) -> list[Command]:
         """The executor's report for a ``notify`` or ``run_step`` command."""
@@ -115,7 +138,9 @@ class Handling:
             incident.handling = "done"
             return
         now = self.clock.now()
-        blocked = self.rails.blocked(("runbook", incident.runbook), handling.limits, incident.key, now)
+        blocked = self.rails.blocked(
+            ("runbook", incident.runbook), handling.limits, incident.key, now
+        )
         if blocked is not None:
             incident.handling = "stopped"
             self._emit("note", incident, text=f"handling not started: {blocked}")
@@ -142,10 +167,22 @@ class Handling:
                 deadline = now + step.approval.timeout
                 self._approvals[approval_id] = (incident.id, step.id)
                 incident.handling = "waiting"
-                self._emit("request_approval", incident, approval=approval_id, step=step.id,
-                           title=step.title, deadline=deadline.isoformat())
-                self._timer(incident, f"{incident.id}:approval:{step.id}", deadline,
-                            kind="approval", incident=incident.id, step=step.id)
+                self._emit(
+                    "request_approval",
+                    incident,
+                    approval=approval_id,
+                    step=step.id,
+                    title=step.title,
+                    deadline=deadline.isoformat(),
+                )
+                self._timer(
+                    incident,
+                    f"{incident.id}:approval:{step.id}",
+                    deadline,
+                    kind="approval",
+                    incident=incident.id,
+                    step=step.id,
+                )
                 return
             self._dispatch(incident, step)
             return
@@ -157,7 +194,9 @@ class Handling:
             return False
         if approval.required:
             return True
-        return approval.min_severity is not None and incident.severity.at_least(approval.min_severity)
+        return approval.min_severity is not None and incident.severity.at_least(
+            approval.min_severity
+        )
 
     def _dispatch(self, incident: Incident, step: Step) -> None:
         now = self.clock.now()
@@ -171,19 +210,34 @@ class Handling:
         limits = step.limits
         blocked = self.rails.blocked(("step", incident.runbook, step.id), limits, target, now)
         if blocked is not None:
-            self._step_failed(incident, step, f"blocked by safety limit: {blocked}", retryable=False)
+            self._step_failed(
+                incident, step, f"blocked by safety limit: {blocked}", retryable=False
+            )
             return
         state.attempts += 1
         incident.handling = "running"
         context["step"] = {"id": step.id, "target": target}
         self.rails.started(("step", incident.runbook, step.id), target, now)
         call_id = f"{incident.id}:{step.id}:{state.attempts}"
-        self._call(incident, call_id, step.connector, step.params, context, role="step",
-                   step=step.id, attempt=state.attempts, target=target,
-                   timeout=format_duration(step.timeout))
+        self._call(
+            incident,
+            call_id,
+            step.connector,
+            step.params,
+            context,
+            role="step",
+            step=step.id,
+            attempt=state.attempts,
+            target=target,
+            timeout=format_duration(step.timeout),
+        )
 
     def _step_result(
-        self, incident: Incident, step: Step, result: dict[str, Any] | None, error: str | None,
+        self,
+        incident: Incident,
+        step: Step,
+        result: dict[str, Any] | None,
+        error: str | None,
         retryable: bool,
     ) -> None:
         state = incident.steps[step.id]
@@ -196,8 +250,14 @@ class Handling:
             self._finish_step(incident, step, "ok")
             return
         incident.handling = "verifying"
-        self._timer(incident, f"{incident.id}:verify:{step.id}", self.clock.now() + verify.within,
-                    kind="verify", incident=incident.id, step=step.id)
+        self._timer(
+            incident,
+            f"{incident.id}:verify:{step.id}",
+            self.clock.now() + verify.within,
+            kind="verify",
+            incident=incident.id,
+            step=step.id,
+        )
 
     def _verify_event(self, incident: Incident, event: Event) -> None:
         """An event for the incident's key may be what a verifying step waits for."""
@@ -208,7 +268,11 @@ class Handling:
             return
         if holds(step.verify.event, event.get):
             self._cancel(incident, f"{incident.id}:verify:{step.id}")
-            self._emit("note", incident, text=f"step {step.id}: verified by {event.name!r} ({event.status})")
+            self._emit(
+                "note",
+                incident,
+                text=f"step {step.id}: verified by {event.name!r} ({event.status})",
+            )
             self._finish_step(incident, step, "ok")
 
     def _check_result(
@@ -230,17 +294,28 @@ class Handling:
             self._finish_step(incident, step, "ok")
         else:
             reason = error or "expectation not met"
-            self._emit("note", incident, text=f"step {step.id}: verification check failed: {reason}")
+            self._emit(
+                "note", incident, text=f"step {step.id}: verification check failed: {reason}"
+            )
             self._verify_failed(incident, step)
 
     def _verify_failed(self, incident: Incident, step: Step) -> None:
         if step.rollback is not None:
             state = incident.steps[step.id]
             call_id = f"{incident.id}:{step.id}:rollback:{state.attempts}"
-            context = incident.template_context(self.clock.now(), step={"id": step.id, "target": incident.key})
-            if self._call(incident, call_id, step.rollback.connector,
-                          step.rollback.params, context, role="rollback", step=step.id,
-                          attempt=state.attempts):
+            context = incident.template_context(
+                self.clock.now(), step={"id": step.id, "target": incident.key}
+            )
+            if self._call(
+                incident,
+                call_id,
+                step.rollback.connector,
+                step.rollback.params,
+                context,
+                role="rollback",
+                step=step.id,
+                attempt=state.attempts,
+            ):
                 return
         self._step_failed(incident, step, "verification failed", retryable=False)
 
@@ -250,14 +325,26 @@ class Handling:
         policy = step.on_failure
         if retryable and state.attempts <= policy.retries:
             delay = policy.backoff * (2 ** (state.attempts - 1))
-            self._emit("note", incident, text=f"step {step.id} attempt {state.attempts} failed "
-                       f"({error}); retrying in {format_duration(delay)}")
-            self._timer(incident, f"{incident.id}:retry:{step.id}", self.clock.now() + delay,
-                        kind="retry", incident=incident.id, step=step.id)
+            self._emit(
+                "note",
+                incident,
+                text=f"step {step.id} attempt {state.attempts} failed "
+                f"({error}); retrying in {format_duration(delay)}",
+            )
+            self._timer(
+                incident,
+                f"{incident.id}:retry:{step.id}",
+                self.clock.now() + delay,
+                kind="retry",
+                incident=incident.id,
+                step=step.id,
+            )
             return
         self._finish_step(incident, step, "failed", error=error)
 
-    def _finish_step(self, incident: Incident, step: Step, outcome: str, error: str | None = None) -> None:
+    def _finish_step(
+        self, incident: Incident, step: Step, outcome: str, error: str | None = None
+    ) -> None:
         self._record_outcome(incident, step, outcome, error)
         if outcome == "failed":
             then = step.on_failure.then
@@ -273,16 +360,28 @@ class Handling:
         incident.step_index += 1
         self._run_current(incident)
 
-    def _record_outcome(self, incident: Incident, step: Step, outcome: str, error: str | None) -> None:
+    def _record_outcome(
+        self, incident: Incident, step: Step, outcome: str, error: str | None
+    ) -> None:
         state = incident.steps.setdefault(step.id, StepState())
         state.outcome = outcome
-        self._emit("step_outcome", incident, step=step.id, outcome=outcome, attempts=state.attempts,
-                   error=error, result=state.result if outcome == "ok" else None)
+        self._emit(
+            "step_outcome",
+            incident,
+            step=step.id,
+            outcome=outcome,
+            attempts=state.attempts,
+            error=error,
+            result=state.result if outcome == "ok" else None,
+        )
 
     def _handling_done(self, incident: Incident) -> None:
         incident.handling = "done"
         incident.step_index = None
-        if any(s.outcome == "ok" for s in incident.steps.values()) and incident.mitigated_at is None:
+        if (
+            any(s.outcome == "ok" for s in incident.steps.values())
+            and incident.mitigated_at is None
+        ):
             incident.mitigated_at = self.clock.now()
         self._emit("note", incident, text="handling complete")
 
@@ -294,23 +393,39 @@ class Handling:
             verify = step.verify
             assert verify is not None
             if verify.check is None:
-                self._emit("note", incident, text=f"step {step.id}: no recovery within "
-                           f"{format_duration(verify.within)}")
+                self._emit(
+                    "note",
+                    incident,
+                    text=f"step {step.id}: no recovery within {format_duration(verify.within)}",
+                )
                 self._verify_failed(incident, step)
             else:
                 state = incident.steps[step.id]
                 call_id = f"{incident.id}:{step.id}:check:{state.attempts}"
-                context = incident.template_context(self.clock.now(), step={"id": step.id, "target": incident.key})
-                if not self._call(incident, call_id, verify.check.connector,
-                                  verify.check.params, context, role="check", step=step.id,
-                                  attempt=state.attempts):
+                context = incident.template_context(
+                    self.clock.now(), step={"id": step.id, "target": incident.key}
+                )
+                if not self._call(
+                    incident,
+                    call_id,
+                    verify.check.connector,
+                    verify.check.params,
+                    context,
+                    role="check",
+                    step=step.id,
+                    attempt=state.attempts,
+                ):
                     self._verify_failed(incident, step)
         elif kind == "approval":
             approval = step.approval
             assert approval is not None
             self._approvals.pop(f"{incident.id}:{step.id}", None)
-            self._emit("note", incident, text=f"approval for step {step.id} expired "
-                       f"after {format_duration(approval.timeout)}")
+            self._emit(
+                "note",
+                incident,
+                text=f"approval for step {step.id} expired "
+                f"after {format_duration(approval.timeout)}",
+            )
             self._record_outcome(incident, step, "expired", error="approval expired")
             if approval.on_timeout == "skip":
                 assert incident.step_index is not None
@@ -327,18 +442,38 @@ class Handling:
         now = self.clock.now()
         for impact in incident.compiled.runbook.postmortem.impact:
             context = incident.template_context(now, window=incident.window(now))
-            self._call(incident, f"{incident.id}:impact:{impact.id}", impact.connector,
-                       impact.params, context, role="impact", step=impact.id, attempt=1)
+            self._call(
+                incident,
+                f"{incident.id}:impact:{impact.id}",
+                impact.connector,
+                impact.params,
+                context,
+                role="impact",
+                step=impact.id,
+                attempt=1,
+            )
 
     def _impact_result(
-        self, incident: Incident, info: dict[str, Any], result: dict[str, Any] | None,
+        self,
+        incident: Incident,
+        info: dict[str, Any],
+        result: dict[str, Any] | None,
         error: str | None,
     ) -> None:
-        impact = next(i for i in incident.compiled.runbook.postmortem.impact if i.id == info["step"])
+        impact = next(
+            i for i in incident.compiled.runbook.postmortem.impact if i.id == info["step"]
+        )
         value = None if error is not None else dig(result or {}, impact.field)
         incident.impacts[impact.id] = value
-        self._emit("impact", incident, id=impact.id, title=impact.title, value=value,
-                   unit=impact.unit, error=error)
+        self._emit(
+            "impact",
+            incident,
+            id=impact.id,
+            title=impact.title,
+            value=value,
+            unit=impact.unit,
+            error=error,
+        )
 
     def _step(self, incident: Incident, step_id: str) -> Step:
         return next(s for s in incident.compiled.runbook.handling.steps if s.id == step_id)

@@ -171,8 +171,15 @@ class Incident:
 
 def event_view(event: Event | None) -> dict[str, Any]:
     if event is None:
-        return {"name": None, "labels": {}, "annotations": {}, "value": None, "status": None,
-                "fingerprint": None, "starts_at": None}
+        return {
+            "name": None,
+            "labels": {},
+            "annotations": {},
+            "value": None,
+            "status": None,
+            "fingerprint": None,
+            "starts_at": None,
+        }
     return {
         "name": event.name,
         "labels": dict(event.labels),

@@ -22,7 +22,10 @@ class Rails:
         if limits is None:
             return None
         runs = self._runs.get((key, target), deque())
-        if limits.max_concurrent is not None and self._in_flight.get(key, 0) >= limits.max_concurrent:
+        if (
+            limits.max_concurrent is not None
+            and self._in_flight.get(key, 0) >= limits.max_concurrent
+        ):
             return f"max_concurrent {limits.max_concurrent} reached"
         if limits.cooldown is not None and runs and now - runs[-1] < limits.cooldown:
             return f"cooldown {format_duration(limits.cooldown)} for {target!r} not over"

@@ -32,7 +32,7 @@ def draft_markdown(incident: Incident) -> str:
         f"- time to acknowledge: {_since(incident.opened_at, incident.acked_at)}",
         f"- time to mitigate: {_since(incident.opened_at, incident.mitigated_at)}",
         f"- time to resolve: {_since(incident.opened_at, incident.resolved_at)}",
-        f"- escalation levels reached: "
+        "- escalation levels reached: "
         + (", ".join(f"{lvl} at {at.isoformat()}" for lvl, at in incident.levels_reached) or "-"),
         "",
         "## Alerts",

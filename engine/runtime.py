@@ -18,7 +18,14 @@ from typing import Any
 
 from engine.clock import Clock
 from engine.commands import Command, CommandKind
-from engine.compiler import KEY_FIELD, SEQ_FIELD, ANCHOR, CompiledRunbook, parse_action_name, trigger_conditions
+from engine.compiler import (
+    ANCHOR,
+    KEY_FIELD,
+    SEQ_FIELD,
+    CompiledRunbook,
+    parse_action_name,
+    trigger_conditions,
+)
 from engine.evaluate import Miss, explain, holds
 from engine.events import Event
 from engine.handling import Handling
@@ -84,7 +91,10 @@ class Engine(Handling):
                     self.timers.schedule(
                         self._absent_timer(compiled, index, ""),
                         self.clock.now() + trigger.within,
-                        kind="absent", runbook=compiled.runbook.id, trigger=index, key="",
+                        kind="absent",
+                        runbook=compiled.runbook.id,
+                        trigger=index,
+                        key="",
                     )
 
     # --- inputs ---------------------------------------------------------------------------
@@ -122,7 +132,9 @@ class Engine(Handling):
             self._emit("acknowledge", incident, by=by)
         return self._flush()
 
-    def resolve(self, incident_id: str, by: str, reason: str = "resolved by a person") -> list[Command]:
+    def resolve(
+        self, incident_id: str, by: str, reason: str = "resolved by a person"
+    ) -> list[Command]:
         self._out = []
         incident = self._get(incident_id)
         if incident.is_open:
@@ -136,7 +148,8 @@ class Engine(Handling):
 
     def find(self, runbook: str, key: str | None = None) -> list[Incident]:
         return [
-            i for i in self.incidents.values()
+            i
+            for i in self.incidents.values()
             if i.runbook == runbook and (key is None or i.key == key)
         ]
 
@@ -162,8 +175,12 @@ class Engine(Handling):
             )
             if window is not None:
                 self.timers.schedule(
-                    f"corr:{ruleset.name}:{doc[SEQ_FIELD]}", self.clock.now() + window,
-                    kind="expire", ruleset=ruleset.name, doc=doc, sid=sid,
+                    f"corr:{ruleset.name}:{doc[SEQ_FIELD]}",
+                    self.clock.now() + window,
+                    kind="expire",
+                    ruleset=ruleset.name,
+                    doc=doc,
+                    sid=sid,
                 )
         self._check_for_holds(compiled, key, event)
 
@@ -171,8 +188,16 @@ class Engine(Handling):
         rb = compiled.runbook
         trigger = rb.detection.triggers[index]
         now = self.clock.now()
-        self._emit("rule_fired", None, compiled, role="trigger", rule=rb.trigger_id(index),
-                   event=event.name, key=key, status=event.status)
+        self._emit(
+            "rule_fired",
+            None,
+            compiled,
+            role="trigger",
+            rule=rb.trigger_id(index),
+            event=event.name,
+            key=key,
+            status=event.status,
+        )
         kind = trigger.kind
         if kind in ("match", "correlate"):
             self._fire(compiled, index, key, event)
@@ -189,14 +214,28 @@ class Engine(Handling):
             assert trigger.for_ is not None
             name = f"for:{rb.id}:{index}:{key}"
             if self.timers.get(name) is None and self._find_open(rb.id, key) is None:
-                self._timer(None, name, now + trigger.for_, kind="for", runbook=rb.id,
-                            trigger=index, key=key, event=event)
+                self._timer(
+                    None,
+                    name,
+                    now + trigger.for_,
+                    kind="for",
+                    runbook=rb.id,
+                    trigger=index,
+                    key=key,
+                    event=event,
+                )
             elif self._find_open(rb.id, key) is not None:
                 self._fire(compiled, index, key, event)
         else:  # absent: this is the heartbeat; push the deadline out and recover if it was late
             assert trigger.within is not None
-            self.timers.schedule(self._absent_timer(compiled, index, key), now + trigger.within,
-                                 kind="absent", runbook=rb.id, trigger=index, key=key)
+            self.timers.schedule(
+                self._absent_timer(compiled, index, key),
+                now + trigger.within,
+                kind="absent",
+                runbook=rb.id,
+                trigger=index,
+                key=key,
+            )
             incident = self._find_open(rb.id, key)
             if incident is not None and incident.trigger == rb.trigger_id(index):
                 self._recovered(incident, "the expected events are arriving again")
@@ -211,7 +250,11 @@ class Engine(Handling):
             if timer is None:
                 continue
             first: Event = timer.payload["event"]
-            same = event.identity == first.identity if first.kind == "alert" else event.name == first.name
+            same = (
+                event.identity == first.identity
+                if first.kind == "alert"
+                else event.name == first.name
+            )
             if same and not holds(trigger_conditions(trigger)[0], event.get):
                 self._cancel(None, name)
 
@@ -238,17 +281,34 @@ class Engine(Handling):
             if name.startswith("labels.") and value:
                 labels.setdefault(name.removeprefix("labels."), value)
         incident = Incident(
-            id=self._new_id(), compiled=compiled, key=key, labels=labels,
-            opened_at=self.clock.now(), trigger=rb.trigger_id(index), first_event=event,
-            severity=cls.effective_severity, scope=cls.scope, complexity=cls.complexity,
+            id=self._new_id(),
+            compiled=compiled,
+            key=key,
+            labels=labels,
+            opened_at=self.clock.now(),
+            trigger=rb.trigger_id(index),
+            first_event=event,
+            severity=cls.effective_severity,
+            scope=cls.scope,
+            complexity=cls.complexity,
             nature=cls.nature,
         )
         self.incidents[incident.id] = incident
         self._open[(rb.id, key)] = incident.id
-        self._emit("open_incident", incident, title=rb.title, version=rb.version,
-                   section=rb.section, severity=incident.severity.value, key=key,
-                   trigger=incident.trigger, nature=cls.nature.value, scope=cls.scope.value,
-                   complexity=cls.complexity.value, labels=labels)
+        self._emit(
+            "open_incident",
+            incident,
+            title=rb.title,
+            version=rb.version,
+            section=rb.section,
+            severity=incident.severity.value,
+            key=key,
+            trigger=incident.trigger,
+            nature=cls.nature.value,
+            scope=cls.scope.value,
+            complexity=cls.complexity.value,
+            labels=labels,
+        )
         if event is not None:
             self._attach(incident, event)
         self._start_escalation(incident)
@@ -256,8 +316,14 @@ class Engine(Handling):
 
     def _attach(self, incident: Incident, event: Event) -> None:
         incident.attach(event)
-        self._emit("attach", incident, event=event.name, status=event.status,
-                   identity=event.identity, labels=dict(event.labels))
+        self._emit(
+            "attach",
+            incident,
+            event=event.name,
+            status=event.status,
+            identity=event.identity,
+            labels=dict(event.labels),
+        )
         if event.status == "firing":
             self._cancel(incident, f"{incident.id}:quiet")
 
@@ -282,8 +348,15 @@ class Engine(Handling):
         result = self.matcher.post(lifecycle.name, doc, shard(incident.key))
         for firing in result.firings:
             _, role, index = parse_action_name(firing.action)
-            self._emit("rule_fired", incident, role=role, rule=f"{role}-{index + 1}",
-                       event=event.name, key=incident.key, status=event.status)
+            self._emit(
+                "rule_fired",
+                incident,
+                role=role,
+                rule=f"{role}-{index + 1}",
+                event=event.name,
+                key=incident.key,
+                status=event.status,
+            )
             if role == "raise":
                 self._raise(incident, index)
             elif role == "recover":
@@ -294,13 +367,24 @@ class Engine(Handling):
     def _raise(self, incident: Incident, index: int) -> None:
         rule = incident.compiled.runbook.detection.raise_[index]
         changes: dict[str, str] = {}
-        if rule.severity is not None and higher(incident.severity, rule.severity) is not incident.severity:
+        if (
+            rule.severity is not None
+            and higher(incident.severity, rule.severity) is not incident.severity
+        ):
             incident.severity = rule.severity
             changes["severity"] = rule.severity.value
-        if rule.scope is not None and rule.scope is not incident.scope and rule.scope.value == "global":
+        if (
+            rule.scope is not None
+            and rule.scope is not incident.scope
+            and rule.scope.value == "global"
+        ):
             incident.scope = rule.scope
             changes["scope"] = rule.scope.value
-        if rule.complexity is not None and rule.complexity.value == "complex" and incident.complexity is not rule.complexity:
+        if (
+            rule.complexity is not None
+            and rule.complexity.value == "complex"
+            and incident.complexity is not rule.complexity
+        ):
             incident.complexity = rule.complexity
             changes["complexity"] = rule.complexity.value
         if changes:
@@ -311,8 +395,14 @@ class Engine(Handling):
         if quiet is None:
             self._resolve(incident, reason)
         elif self.timers.get(f"{incident.id}:quiet") is None:
-            self._timer(incident, f"{incident.id}:quiet", self.clock.now() + quiet,
-                        kind="quiet", incident=incident.id, reason=reason)
+            self._timer(
+                incident,
+                f"{incident.id}:quiet",
+                self.clock.now() + quiet,
+                kind="quiet",
+                incident=incident.id,
+                reason=reason,
+            )
 
     def _resolve(self, incident: Incident, reason: str, by: str | None = None) -> None:
         now = self.clock.now()
@@ -334,8 +424,13 @@ class Engine(Handling):
             return
         self._notify_level(incident, "incident opened")
         if escalation.status_every is not None:
-            self._timer(incident, f"{incident.id}:status", self.clock.now() + escalation.status_every,
-                        kind="status", incident=incident.id)
+            self._timer(
+                incident,
+                f"{incident.id}:status",
+                self.clock.now() + escalation.status_every,
+                kind="status",
+                incident=incident.id,
+            )
 
     def _notify_level(self, incident: Incident, reason: str) -> None:
         escalation = incident.compiled.runbook.escalation
@@ -345,12 +440,26 @@ class Engine(Handling):
         incident.levels_reached.append((level.id, now))
         context = incident.template_context(now, level={"id": level.id, "who": level.who})
         call_id = f"{incident.id}:notify:{level.id}:{incident.cycle}:{len(incident.levels_reached)}"
-        self._call(incident, call_id, level.connector, level.params, context, role="notify",
-                   level=level.id, who=level.who, reason=reason)
+        self._call(
+            incident,
+            call_id,
+            level.connector,
+            level.params,
+            context,
+            role="notify",
+            level=level.id,
+            who=level.who,
+            reason=reason,
+        )
         if level.ack_within is not None and incident.status is Status.open:
-            self._timer(incident, f"{incident.id}:esc", now + level.ack_within,
-                        kind="escalate", incident=incident.id,
-                        reason=f"not acknowledged within {format_duration(level.ack_within)}")
+            self._timer(
+                incident,
+                f"{incident.id}:esc",
+                now + level.ack_within,
+                kind="escalate",
+                incident=incident.id,
+                reason=f"not acknowledged within {format_duration(level.ack_within)}",
+            )
 
     def escalate(self, incident: Incident, reason: str) -> bool:
         """Move to the next level now; False when every level (and repeat) is used up."""
@@ -367,16 +476,26 @@ class Engine(Handling):
         else:
             self._emit("note", incident, text=f"escalation exhausted ({reason})")
             return False
-        self._emit("escalate", incident, level=escalation.levels[incident.level].id, reason=reason,
-                   cycle=incident.cycle)
+        self._emit(
+            "escalate",
+            incident,
+            level=escalation.levels[incident.level].id,
+            reason=reason,
+            cycle=incident.cycle,
+        )
         self._notify_level(incident, reason)
         return True
 
     # --- plumbing shared with handling ------------------------------------------------------
 
     def _call(
-        self, incident: Incident, call_id: str, connector: str, params: dict[str, Any],
-        context: dict[str, Any], **data: Any,
+        self,
+        incident: Incident,
+        call_id: str,
+        connector: str,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        **data: Any,
     ) -> bool:
         """Render params and emit the command; a template failure is reported, not raised."""
         role = data.get("role", "notify")
@@ -390,8 +509,15 @@ class Engine(Handling):
         dry = self.dry_run or incident.compiled.runbook.handling.dry_run
         self._calls[call_id] = {"role": role, "incident": incident.id, **data}
         kind: CommandKind = "notify" if role == "notify" else "run_step"
-        self._emit(kind, incident, call_id=call_id, connector=connector, params=rendered,
-                   dry_run=dry, **data)
+        self._emit(
+            kind,
+            incident,
+            call_id=call_id,
+            connector=connector,
+            params=rendered,
+            dry_run=dry,
+            **data,
+        )
         return True
 
     def _timer(self, owner: Incident | None, name: str, due: datetime, **payload: Any) -> None:
@@ -416,9 +542,16 @@ class Engine(Handling):
         if kind == "absent":
             compiled = self.runbooks[p["runbook"]]
             trigger = compiled.runbook.detection.triggers[p["trigger"]]
-            self._emit("rule_fired", None, compiled, role="trigger",
-                       rule=compiled.runbook.trigger_id(p["trigger"]), event=None, key=p["key"],
-                       status=f"nothing for {format_duration(trigger.within) if trigger.within else '?'}")
+            self._emit(
+                "rule_fired",
+                None,
+                compiled,
+                role="trigger",
+                rule=compiled.runbook.trigger_id(p["trigger"]),
+                event=None,
+                key=p["key"],
+                status=f"nothing for {format_duration(trigger.within) if trigger.within else '?'}",
+            )
             self._fire(compiled, p["trigger"], p["key"], None)
             return
         incident = self.incidents[p["incident"]]
@@ -431,19 +564,28 @@ class Engine(Handling):
             escalation = incident.compiled.runbook.escalation
             if escalation is not None and escalation.status_every is not None:
                 self._notify_level(incident, "status update")
-                self._timer(incident, f"{incident.id}:status",
-                            self.clock.now() + escalation.status_every, kind="status",
-                            incident=incident.id)
+                self._timer(
+                    incident,
+                    f"{incident.id}:status",
+                    self.clock.now() + escalation.status_every,
+                    kind="status",
+                    incident=incident.id,
+                )
         elif kind == "quiet":
             self._resolve(incident, p["reason"])
         else:
             self.on_handling_timer(incident, kind, p)
 
     def _emit(
-        self, kind: CommandKind, incident: Incident | None, compiled: CompiledRunbook | None = None,
+        self,
+        kind: CommandKind,
+        incident: Incident | None,
+        compiled: CompiledRunbook | None = None,
         **data: Any,
     ) -> Command:
-        runbook = incident.runbook if incident is not None else compiled.runbook.id if compiled else None
+        runbook = (
+            incident.runbook if incident is not None else compiled.runbook.id if compiled else None
+        )
         command = Command(kind, self.clock.now(), incident.id if incident else None, runbook, data)
         self._out.append(command)
         if incident is not None:
@@ -474,7 +616,10 @@ class Engine(Handling):
                 for cond in trigger_conditions(trigger):
                     score, misses = explain(cond, event.get)
                     if best is None or score > best[2]:
-                        best = (compiled.runbook.id, compiled.runbook.trigger_id(index), score, misses)
+                        best = (
+                            compiled.runbook.id,
+                            compiled.runbook.trigger_id(index),
+                            score,
+                            misses,
+                        )
         return best
-
-

@@ -69,7 +69,9 @@ class Simulator:
     # --- lookups --------------------------------------------------------------------------
 
     def incidents(self, runbook: str | None = None) -> list[Incident]:
-        return [i for i in self.engine.incidents.values() if runbook is None or i.runbook == runbook]
+        return [
+            i for i in self.engine.incidents.values() if runbook is None or i.runbook == runbook
+        ]
 
     def incident_for(self, runbook: str) -> Incident:
         """The newest incident of a runbook (open ones first)."""
@@ -99,12 +101,16 @@ class Simulator:
         d = command.data
         try:
             result = self.connectors.call(
-                d["connector"], dict(d["params"]), step=d.get("step") or d.get("level"),
-                idempotency_key=d["call_id"], dry_run=bool(d.get("dry_run")),
+                d["connector"],
+                dict(d["params"]),
+                step=d.get("step") or d.get("level"),
+                idempotency_key=d["call_id"],
+                dry_run=bool(d.get("dry_run")),
             )
         except ConnectorError as exc:
             return self.engine.call_finished(
-                d["call_id"], error=str(exc) or type(exc).__name__,
+                d["call_id"],
+                error=str(exc) or type(exc).__name__,
                 retryable=isinstance(exc, RetryableError),
             )
         return self.engine.call_finished(d["call_id"], result=result)

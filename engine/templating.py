@@ -50,7 +50,9 @@ def parse(source: str) -> nodes.Template:
     try:
         return _ENV.parse(source)
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error: {exc.message} (template line {exc.lineno})") from None
+        raise TemplateError(
+            f"template syntax error: {exc.message} (template line {exc.lineno})"
+        ) from None
 
 
 def references(source: str) -> list[Reference]:
@@ -118,7 +120,9 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
-def template_strings(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:
+def template_strings(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], str]]:
     """Every string inside a params structure with its path, for checking."""
     if isinstance(value, str):
         return [(path, value)]

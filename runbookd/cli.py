@@ -86,17 +86,23 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runbookd", description="Runbook automation for incident response.")
+    parser = argparse.ArgumentParser(
+        prog="runbookd", description="Runbook automation for incident response."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="validate runbooks (PATH:LINE:COL errors on stderr)")
     check.add_argument("paths", nargs="*", help="runbook files or folders (default: runbooks/)")
     check.set_defaults(func=_cmd_check)
     test = sub.add_parser("test", help="run scenario files on a virtual clock")
-    test.add_argument("files", nargs="*", help="scenario files or folders (default: tests/scenarios/)")
+    test.add_argument(
+        "files", nargs="*", help="scenario files or folders (default: tests/scenarios/)"
+    )
     test.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
     test.add_argument("-v", "--verbose", action="store_true", help="list passing expectations too")
     test.set_defaults(func=_cmd_test)
-    rep = sub.add_parser("replay", help="run recorded events through runbooks and print the timeline")
+    rep = sub.add_parser(
+        "replay", help="run recorded events through runbooks and print the timeline"
+    )
     rep.add_argument("--runbooks", default=str(DEFAULT_RUNBOOKS), help="runbook folder or file")
     rep.add_argument("events", help="JSON lines of recorded events")
     rep.add_argument("--json", action="store_true", help="JSON lines instead of text")

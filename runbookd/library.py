@@ -40,7 +40,9 @@ def load_library(
         if loaded is not None:
             library.loaded.append(loaded)
     library.diagnostics.extend(
-        check_all(library.loaded, specs if specs is not None else load_specs(), load_rules=load_rules)
+        check_all(
+            library.loaded, specs if specs is not None else load_specs(), load_rules=load_rules
+        )
     )
     library.diagnostics.sort()
     bad = {d.file for d in library.diagnostics}

@@ -78,7 +78,9 @@ def replay(compiled: list[CompiledRunbook], path: Path, out: TextIO, *, as_json:
         flush()
         for event in record.events:
             sim.ingest([event])
-            started = [c for c in sim.timeline[printed:] if c.kind in ("rule_fired", "attach", "raise")]
+            started = [
+                c for c in sim.timeline[printed:] if c.kind in ("rule_fired", "attach", "raise")
+            ]
             flush()
             if not started:
                 _why_not(sim, event, record.line, out, as_json)
@@ -94,16 +96,27 @@ def _why_not(sim: Simulator, event: Event, line: int, out: TextIO, as_json: bool
     closest = sim.engine.explain(event)
     if closest is None:
         reason = "no runbooks loaded"
-        record: dict[str, Any] = {"kind": "no_match", "line": line, "event": event.name, "reason": reason}
+        record: dict[str, Any] = {
+            "kind": "no_match",
+            "line": line,
+            "event": event.name,
+            "reason": reason,
+        }
     else:
         runbook, trigger, score, misses = closest
         reason = (
             f"closest: runbook {runbook} trigger {trigger} ({score:.0%} of its tests held); "
             + ("; ".join(str(m) for m in misses[:3]) or "a window or correlation did not complete")
         )
-        record = {"kind": "no_match", "line": line, "event": event.name, "closest_runbook": runbook,
-                  "closest_trigger": trigger, "score": round(score, 3),
-                  "failed": [str(m) for m in misses]}
+        record = {
+            "kind": "no_match",
+            "line": line,
+            "event": event.name,
+            "closest_runbook": runbook,
+            "closest_trigger": trigger,
+            "score": round(score, 3),
+            "failed": [str(m) for m in misses],
+        }
     if as_json:
         out.write(json.dumps({"at": event.at.isoformat(), **record}) + "\n")
     else:

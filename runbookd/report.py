@@ -32,14 +32,18 @@ def print_results(results: Sequence[ScenarioResult], out: TextIO, *, verbose: bo
                 out.write(f"    +{offset:>8} {command.summary().split(' ', 1)[1]}\n")
     checks = [c for r in results for c in r.checks]
     failed = sum(not c.passed for c in checks) + sum(len(r.errors) for r in results)
-    out.write(f"{len(results)} scenarios: {len(checks) - sum(not c.passed for c in checks)} passed, {failed} failed\n")
+    out.write(
+        f"{len(results)} scenarios: {len(checks) - sum(not c.passed for c in checks)} passed, {failed} failed\n"
+    )
 
 
 def write_junit(results: Sequence[ScenarioResult], path: Path) -> None:
     suites = ET.Element("testsuites", name="runbookd")
     for result in results:
         suite = ET.SubElement(
-            suites, "testsuite", name=result.file,
+            suites,
+            "testsuite",
+            name=result.file,
             tests=str(len(result.checks) + len(result.errors)),
             failures=str(sum(not c.passed for c in result.checks)),
             errors=str(len(result.errors)),

@@ -98,9 +98,7 @@ class _Runner:
 
     def run(self) -> None:
         scenario = self.scenario
-        checkpoints = sorted(
-            {e.incident.at for e in scenario.expect if e.incident is not None}
-        )
+        checkpoints = sorted({e.incident.at for e in scenario.expect if e.incident is not None})
         entries = sorted(scenario.timeline, key=lambda e: e.at)
         last = max([e.at for e in entries] + checkpoints)
         end = scenario.run_for if scenario.run_for is not None else last + timedelta(hours=1)
@@ -133,9 +131,15 @@ class _Runner:
         elif entry.ack is not None:
             sim.acknowledge(self._incident(entry.ack.runbook, entry.ack.incident), entry.ack.by)
         elif entry.resolve is not None:
-            sim.resolve(self._incident(entry.resolve.runbook, entry.resolve.incident), entry.resolve.by)
+            sim.resolve(
+                self._incident(entry.resolve.runbook, entry.resolve.incident), entry.resolve.by
+            )
         elif entry.note is not None:
-            sim.add_note(self._incident(entry.note.runbook, entry.note.incident), entry.note.text, entry.note.by)
+            sim.add_note(
+                self._incident(entry.note.runbook, entry.note.incident),
+                entry.note.text,
+                entry.note.by,
+            )
         elif entry.approve is not None:
             sim.decide(sim.approval_for(entry.approve.step), True, entry.approve.by)
         elif entry.deny is not None:
@@ -153,7 +157,12 @@ class _Runner:
         }
         if spec.fingerprint:
             alert["fingerprint"] = spec.fingerprint
-        payload = {"version": "4", "status": spec.status, "receiver": "runbookd-test", "alerts": [alert]}
+        payload = {
+            "version": "4",
+            "status": spec.status,
+            "receiver": "runbookd-test",
+            "alerts": [alert],
+        }
         if spec.status == "resolved":
             self.first_fired.pop(identity, None)
         return parse_notification(payload, received_at=now).alerts
@@ -167,12 +176,20 @@ class _Runner:
     def _snapshot(self, offset: timedelta) -> None:
         for rb in self.sim.engine.runbooks:
             found = self.sim.incidents(rb)
-            inc = ([i for i in found if i.is_open] or found or [None])[-1]
-            self.snapshots[(rb, offset)] = None if inc is None else {
-                "status": inc.status.value, "severity": inc.severity.value,
-                "scope": inc.scope.value, "complexity": inc.complexity.value,
-                "labels": dict(inc.labels), "id": inc.id,
-            }
+            live = [i for i in found if i.is_open] or found
+            inc = live[-1] if live else None
+            self.snapshots[(rb, offset)] = (
+                None
+                if inc is None
+                else {
+                    "status": inc.status.value,
+                    "severity": inc.severity.value,
+                    "scope": inc.scope.value,
+                    "complexity": inc.complexity.value,
+                    "labels": dict(inc.labels),
+                    "id": inc.id,
+                }
+            )
 
     # --- expectations ---------------------------------------------------------------------
 
@@ -203,37 +220,64 @@ class _Runner:
 
     def _expect_incident(self, e: Any) -> Check:
         name = f"incident of {e.runbook} at {format_duration(e.at)}"
-        wanted = {k: v for k, v in (("status", e.status), ("severity", e.severity),
-                                    ("scope", e.scope), ("complexity", e.complexity)) if v}
+        wanted = {
+            k: v
+            for k, v in (
+                ("status", e.status),
+                ("severity", e.severity),
+                ("scope", e.scope),
+                ("complexity", e.complexity),
+            )
+            if v
+        }
         name += "".join(f" {k}={v}" for k, v in wanted.items())
         snap = self.snapshots.get((e.runbook, e.at))
         if snap is None:
             return Check(name, False, f"expected an incident of {e.runbook!r}; there was none")
-        diffs = [f"{k}: expected {v!r}, actual {snap[k]!r}" for k, v in wanted.items() if snap[k] != v]
+        diffs = [
+            f"{k}: expected {v!r}, actual {snap[k]!r}" for k, v in wanted.items() if snap[k] != v
+        ]
         diffs += [
             f"labels.{k}: expected {v!r}, actual {snap['labels'].get(k)!r}"
-            for k, v in e.labels.items() if snap["labels"].get(k) != v
+            for k, v in e.labels.items()
+            if snap["labels"].get(k) != v
         ]
         return Check(name, not diffs, "\n".join(diffs))
 
     def _commands(self, kind: str, runbook: str | None = None) -> list[Command]:
-        return [c for c in self.sim.timeline if c.kind == kind and (runbook is None or c.runbook == runbook)]
+        return [
+            c
+            for c in self.sim.timeline
+            if c.kind == kind and (runbook is None or c.runbook == runbook)
+        ]
 
     def _expect_step(self, e: Any) -> Check:
         name = f"step {e.id} ran" + (f" with {e.params}" if e.params else "") + self._when(e)
         if e.outcome:
             name += f" and ended {e.outcome}"
-        runs = [c for c in self._commands("run_step", e.runbook)
-                if c.data.get("role") == "step" and c.data.get("step") == e.id]
-        outcomes = [c for c in self._commands("step_outcome", e.runbook) if c.data.get("step") == e.id]
+        runs = [
+            c
+            for c in self._commands("run_step", e.runbook)
+            if c.data.get("role") == "step" and c.data.get("step") == e.id
+        ]
+        outcomes = [
+            c for c in self._commands("step_outcome", e.runbook) if c.data.get("step") == e.id
+        ]
         if e.outcome in ("skipped", "denied", "expired"):
             # These outcomes mean the step's call was never made: look for the outcome itself.
-            hits = [c for c in outcomes if c.data.get("outcome") == e.outcome and self._in_time(c, e)]
-            seen = ", ".join(f"{c.data.get('outcome')} at {self._offset(c)}" for c in outcomes) or "none"
+            hits = [
+                c for c in outcomes if c.data.get("outcome") == e.outcome and self._in_time(c, e)
+            ]
+            seen = (
+                ", ".join(f"{c.data.get('outcome')} at {self._offset(c)}" for c in outcomes)
+                or "none"
+            )
             return Check(name, bool(hits), "" if hits else f"outcomes of {e.id}: {seen}")
         matching = [
-            c for c in runs
-            if self._in_time(c, e) and _subset(e.params, c.data.get("params", {}))
+            c
+            for c in runs
+            if self._in_time(c, e)
+            and _subset(e.params, c.data.get("params", {}))
             and (e.attempt is None or c.data.get("attempt") == e.attempt)
             and (e.dry_run is None or c.data.get("dry_run") == e.dry_run)
         ]
@@ -243,11 +287,16 @@ class _Runner:
                 return Check(name, False, f"step {e.id} ran but ended {ended or 'never'}")
         if matching:
             return Check(name, True)
-        actual = "\n".join(
-            f"  at {self._offset(c)} attempt {c.data.get('attempt')}: params {c.data.get('params')}"
-            for c in runs
-        ) or "  never ran"
-        return Check(name, False, f"expected: {e.id} {e.params or ''}{self._when(e)}\nactual:\n{actual}")
+        actual = (
+            "\n".join(
+                f"  at {self._offset(c)} attempt {c.data.get('attempt')}: params {c.data.get('params')}"
+                for c in runs
+            )
+            or "  never ran"
+        )
+        return Check(
+            name, False, f"expected: {e.id} {e.params or ''}{self._when(e)}\nactual:\n{actual}"
+        )
 
     def _expect_notified(self, e: Any) -> Check:
         name = f"level {e.level} notified{self._when(e)}"
@@ -266,17 +315,25 @@ class _Runner:
     def _expect_no_incident(self, e: Any) -> Check:
         opened = self._commands("open_incident", e.runbook)
         detail = ", ".join(f"{c.incident} at {self._offset(c)}" for c in opened)
-        return Check(f"no incident of {e.runbook}", not opened, f"opened: {detail}" if opened else "")
+        return Check(
+            f"no incident of {e.runbook}", not opened, f"opened: {detail}" if opened else ""
+        )
 
     def _expect_no_step(self, e: Any) -> Check:
-        runs = [c for c in self._commands("run_step") if c.data.get("step") == e.id and c.data.get("role") == "step"]
+        runs = [
+            c
+            for c in self._commands("run_step")
+            if c.data.get("step") == e.id and c.data.get("role") == "step"
+        ]
         detail = ", ".join(f"at {self._offset(c)}" for c in runs)
         return Check(f"step {e.id} never ran", not runs, f"ran {detail}" if runs else "")
 
     def _expect_no_notify(self, e: Any) -> Check:
         sent = [c for c in self._commands("notify") if c.data.get("level") == e.level]
         detail = ", ".join(f"at {self._offset(c)}" for c in sent)
-        return Check(f"level {e.level} never notified", not sent, f"notified {detail}" if sent else "")
+        return Check(
+            f"level {e.level} never notified", not sent, f"notified {detail}" if sent else ""
+        )
 
     def _expect_postmortem(self, e: Any) -> Check:
         name = f"post-mortem of {e.runbook}"
@@ -289,10 +346,13 @@ class _Runner:
         text = draft_markdown(incident)
         diffs = [
             f"impact {k}: expected {v!r}, actual {incident.impacts.get(k, 'not measured')!r}"
-            for k, v in e.impact.items() if not _same(incident.impacts.get(k), v)
+            for k, v in e.impact.items()
+            if not _same(incident.impacts.get(k), v)
         ]
         diffs += [f"draft does not contain {s!r}" for s in e.contains if s not in text]
-        return Check(name, not diffs, "\n".join(diffs) + ("\n--- draft ---\n" + text if diffs else ""))
+        return Check(
+            name, not diffs, "\n".join(diffs) + ("\n--- draft ---\n" + text if diffs else "")
+        )
 
 
 def _same(actual: Any, expected: Any) -> bool:
@@ -310,7 +370,11 @@ def _subset(expected: Any, actual: Any) -> bool:
             k in actual and _subset(v, actual[k]) for k, v in expected.items()
         )
     if isinstance(expected, list):
-        return isinstance(actual, list) and len(expected) == len(actual) and all(
-            _subset(a, b) for a, b in zip(expected, actual, strict=True)
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(_subset(a, b) for a, b in zip(expected, actual, strict=True))
         )
-    return _same(actual, expected) if isinstance(expected, int | float) else bool(expected == actual)
+    return (
+        _same(actual, expected) if isinstance(expected, int | float) else bool(expected == actual)
+    )

@@ -142,8 +142,16 @@ class PostmortemExpect(Strict):
     contains: list[str] = Field(default_factory=list)
 
 
-EXPECT_KINDS = ("incident", "step", "notified", "resolved", "no_incident", "no_step",
-                "no_notify", "postmortem")
+EXPECT_KINDS = (
+    "incident",
+    "step",
+    "notified",
+    "resolved",
+    "no_incident",
+    "no_step",
+    "no_notify",
+    "postmortem",
+)
 
 
 class Expect(Strict):

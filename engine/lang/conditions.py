@@ -14,7 +14,7 @@ compiler and the Python evaluator, and tested to agree):
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -106,17 +106,16 @@ def _kind(value: Any) -> str:
                 return key
         return "leaf"
     if isinstance(value, BaseModel):
-        return {All: "all", AnyOf: "any", Not: "not"}.get(type(value), "leaf")
+        kinds: dict[type[BaseModel], str] = {All: "all", AnyOf: "any", Not: "not"}
+        return kinds.get(type(value), "leaf")
     return "leaf"
 
 
 Condition = Annotated[
-    Union[
-        Annotated[All, Tag("all")],
-        Annotated[AnyOf, Tag("any")],
-        Annotated[Not, Tag("not")],
-        Annotated[Leaf, Tag("leaf")],
-    ],
+    Annotated[All, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[Not, Tag("not")]
+    | Annotated[Leaf, Tag("leaf")],
     Discriminator(_kind),
 ]
 
@@ -135,7 +134,9 @@ def leaves(cond: Condition) -> list[Leaf]:
     return [leaf for child in children for leaf in leaves(child)]
 
 
-def leaves_with_paths(cond: Condition, path: tuple[str | int, ...]) -> list[tuple[Leaf, tuple[str | int, ...]]]:
+def leaves_with_paths(
+    cond: Condition, path: tuple[str | int, ...]
+) -> list[tuple[Leaf, tuple[str | int, ...]]]:
     """Leaves with their source path, for error positions."""
     if isinstance(cond, Leaf):
         return [(cond, path)]
@@ -170,4 +171,6 @@ def describe(cond: Condition) -> str:
         return f"not ({describe(cond.not_)})"
     joiner = " and " if isinstance(cond, All) else " or "
     children = cond.all if isinstance(cond, All) else cond.any
-    return joiner.join(f"({describe(c)})" if not isinstance(c, Leaf) else describe(c) for c in children)
+    return joiner.join(
+        f"({describe(c)})" if not isinstance(c, Leaf) else describe(c) for c in children
+    )

@@ -47,7 +47,9 @@ def load_text(text: str, file: str) -> tuple[LoadedRunbook | None, list[Diagnost
     return LoadedRunbook(runbook, file, smap), []
 
 
-def load_file(path: FsPath, display: str | None = None) -> tuple[LoadedRunbook | None, list[Diagnostic]]:
+def load_file(
+    path: FsPath, display: str | None = None
+) -> tuple[LoadedRunbook | None, list[Diagnostic]]:
     name = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -64,7 +66,9 @@ def find_runbook_files(paths: list[FsPath]) -> tuple[list[FsPath], list[Diagnost
     missing: list[Diagnostic] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in RUNBOOK_SUFFIXES and p.is_file()))
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in RUNBOOK_SUFFIXES and p.is_file())
+            )
         elif path.is_file():
             files.append(path)
         else:
@@ -80,11 +84,10 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
+        if (isinstance(node, dict) and isinstance(part, str) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]  # type: ignore[index]  # the test above matched key type to node
             out.append(part)
         elif isinstance(node, dict | list):
             continue  # a union tag or a missing key: stay at this node
@@ -117,9 +120,14 @@ def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseMod
             if typing.get_origin(tp) not in (list, dict) or not args:
                 return None
             tp = args[-1]
-        elif isinstance(part, str) and part in _TAGS and typing.get_origin(tp) in (
-            typing.Union,
-            types.UnionType,
+        elif (
+            isinstance(part, str)
+            and part in _TAGS
+            and typing.get_origin(tp)
+            in (
+                typing.Union,
+                types.UnionType,
+            )
         ):
             tp = _TAGS[part]
         elif isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -174,4 +182,6 @@ def _diagnostic(
     field = next((str(p) for p in reversed(path) if isinstance(p, str)), "runbook")
     if kind in ("value_error", "assertion_error"):
         return Diagnostic(file, pos.line, pos.col, f"{field}: {message}")
-    return Diagnostic(file, pos.line, pos.col, f"{field}: {message}, got {short_repr(err.get('input'))}")
+    return Diagnostic(
+        file, pos.line, pos.col, f"{field}: {message}, got {short_repr(err.get('input'))}"
+    )

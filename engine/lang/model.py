@@ -66,9 +66,7 @@ class Trigger(Strict):
     absent: Condition | None = Field(
         None, description="No event matching this arrives within `within` (heartbeats)."
     )
-    within: Duration | None = Field(
-        None, description="Window for count, correlate and absent."
-    )
+    within: Duration | None = Field(None, description="Window for count, correlate and absent.")
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:
@@ -154,9 +152,7 @@ class Level(Call):
 
 class Escalation(Strict):
     levels: list[Level] = Field(min_length=1)
-    repeat: int = Field(
-        0, ge=0, le=10, description="Run through all levels again this many times."
-    )
+    repeat: int = Field(0, ge=0, le=10, description="Run through all levels again this many times.")
     status_every: Duration | None = Field(
         None, description="Post a status update to the current level this often while open."
     )
@@ -183,7 +179,7 @@ class Approval(Strict):
     min_severity: Severity | None = Field(
         None, description="Wait for approval when the incident is at least this severe."
     )
-    timeout: Duration = Field(default="15m", validate_default=True)  # type: ignore[assignment]
+    timeout: Duration = Field(default="15m", validate_default=True)
     on_timeout: Literal["escalate", "abort", "skip"] = "escalate"
 
     @model_validator(mode="after")
@@ -214,7 +210,7 @@ class Verify(Strict):
 
 class OnFailure(Strict):
     retries: int = Field(0, ge=0, le=10)
-    backoff: Duration = Field(default="30s", validate_default=True)  # type: ignore[assignment]
+    backoff: Duration = Field(default="30s", validate_default=True)
     then: Literal["escalate", "continue", "abort"] = "abort"
 
 
@@ -226,7 +222,7 @@ class Step(Call):
     )
     when: Condition | None = Field(None, description="Run only if this holds (else skipped).")
     approval: Approval | None = None
-    timeout: Duration = Field(default="30s", validate_default=True)  # type: ignore[assignment]
+    timeout: Duration = Field(default="30s", validate_default=True)
     verify: Verify | None = None
     rollback: Call | None = None
     on_failure: OnFailure = Field(default_factory=OnFailure)
@@ -255,6 +251,16 @@ class Resolution(Strict):
 SectionName = Literal["summary", "timings", "timeline", "impact", "follow_ups", "lessons"]
 
 
+DEFAULT_SECTIONS: tuple[SectionName, ...] = (
+    "summary",
+    "timings",
+    "timeline",
+    "impact",
+    "follow_ups",
+    "lessons",
+)
+
+
 class Impact(Call):
     id: str = Field(pattern=ID_PATTERN)
     title: str
@@ -263,9 +269,7 @@ class Impact(Call):
 
 
 class Postmortem(Strict):
-    sections: list[SectionName] = Field(
-        default_factory=lambda: ["summary", "timings", "timeline", "impact", "follow_ups", "lessons"]
-    )
+    sections: list[SectionName] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
     impact: list[Impact] = Field(default_factory=list)
     template: str | None = Field(None, description="Jinja2 template file, relative to the runbook.")
 

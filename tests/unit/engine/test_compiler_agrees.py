@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from engine.compiler import SEQ_FIELD, ANCHOR, compile_rule_condition
+from engine.compiler import ANCHOR, SEQ_FIELD, compile_rule_condition
 from engine.evaluate import holds
 from engine.lang.conditions import Condition
 from engine.projection import Projection
@@ -24,10 +24,21 @@ def leaf() -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(
         st.builds(lambda f, v: {"field": f, "eq": v}, field, st.one_of(TEXT, NUMBER)),
         st.builds(lambda f, v: {"field": f, "ne": v}, field, st.one_of(TEXT, NUMBER)),
-        st.builds(lambda f, op, v: {"field": f, op: v}, field, st.sampled_from(["gt", "ge", "lt", "le"]), NUMBER),
-        st.builds(lambda f, p: {"field": f, "matches": p}, field, st.sampled_from(["x.*", "[0-9]+", "y"])),
-        st.builds(lambda f, v: {"field": f, "in": v}, field, st.lists(TEXT, min_size=1, max_size=3)),
-        st.builds(lambda f, v: {"field": f, "not_in": v}, field, st.lists(NUMBER, min_size=1, max_size=3)),
+        st.builds(
+            lambda f, op, v: {"field": f, op: v},
+            field,
+            st.sampled_from(["gt", "ge", "lt", "le"]),
+            NUMBER,
+        ),
+        st.builds(
+            lambda f, p: {"field": f, "matches": p}, field, st.sampled_from(["x.*", "[0-9]+", "y"])
+        ),
+        st.builds(
+            lambda f, v: {"field": f, "in": v}, field, st.lists(TEXT, min_size=1, max_size=3)
+        ),
+        st.builds(
+            lambda f, v: {"field": f, "not_in": v}, field, st.lists(NUMBER, min_size=1, max_size=3)
+        ),
         st.builds(lambda f, v: {"field": f, "exists": v}, field, st.booleans()),
     )
 
@@ -55,7 +66,9 @@ def test_durable_and_python_agree(raw: dict[str, Any], docs: list[dict[str, Any]
     cond = ADAPTER.validate_python(raw)
     projection = Projection()
     name = f"agree{next(_counter)}"
-    MATCHER.load({name: {"r": {"all": [{"m": compile_rule_condition(cond, projection)}], "run": name}}})
+    MATCHER.load(
+        {name: {"r": {"all": [{"m": compile_rule_condition(cond, projection)}], "run": name}}}
+    )
     try:
         for doc in docs:
             posted = projection.project(doc.get) | ANCHOR | {SEQ_FIELD: next(_counter)}

@@ -19,7 +19,9 @@ def test_check_bundled_runbooks(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_check_reports_errors_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\ntitle: t\nteam: t\nsection: '1'\nclassification: {nature: business, scope: local, complexity: simple}\ndetection: {triggers: [{match: {field: name, eqq: a}}]}\n")
+    bad.write_text(
+        "id: x\ntitle: t\nteam: t\nsection: '1'\nclassification: {nature: business, scope: local, complexity: simple}\ndetection: {triggers: [{match: {field: name, eqq: a}}]}\n"
+    )
     assert main(["check", str(bad)]) == 1
     err = capsys.readouterr().err
     col = bad.read_text().splitlines()[5].index("eqq") + 1
@@ -33,11 +35,17 @@ def test_bundled_scenarios_pass(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "<testcase" in junit.read_text()
 
 
-def test_failing_expectation_shows_diff_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failing_expectation_shows_diff_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = (ROOT / "tests" / "scenarios" / "03-payment-channel-down-handled.yaml").read_text()
     broken = tmp_path / "s.yaml"
-    broken.write_text(src.replace("../../runbooks", str(ROOT / "runbooks")).replace(
-        "notified: {level: payments-lead, at: 6m30s}", "notified: {level: payments-lead, at: 5m}"))
+    broken.write_text(
+        src.replace("../../runbooks", str(ROOT / "runbooks")).replace(
+            "notified: {level: payments-lead, at: 6m30s}",
+            "notified: {level: payments-lead, at: 5m}",
+        )
+    )
     assert main(["test", str(broken)]) == 1
     out = capsys.readouterr().out
     assert "FAIL level payments-lead notified at 5m" in out
@@ -45,16 +53,42 @@ def test_failing_expectation_shows_diff_and_exits_1(tmp_path: Path, capsys: pyte
     assert "timeline:" in out
 
 
-def test_replay_explains_what_did_not_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_explains_what_did_not_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     events = tmp_path / "events.jsonl"
     lines = [
-        {"at": "2026-03-01T10:00:00Z", "alertmanager": {"version": "4", "status": "firing", "alerts": [
-            {"status": "firing", "labels": {"alertname": "PaymentFailureRateHigh", "channel": "card"},
-             "startsAt": "2026-03-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}]}},
+        {
+            "at": "2026-03-01T10:00:00Z",
+            "alertmanager": {
+                "version": "4",
+                "status": "firing",
+                "alerts": [
+                    {
+                        "status": "firing",
+                        "labels": {"alertname": "PaymentFailureRateHigh", "channel": "card"},
+                        "startsAt": "2026-03-01T10:00:00Z",
+                        "endsAt": "0001-01-01T00:00:00Z",
+                    }
+                ],
+            },
+        },
         {"at": "2026-03-01T10:01:00Z", "event": {"name": "disk_full", "labels": {"host": "a"}}},
-        {"at": "2026-03-01T10:02:00Z", "alertmanager": {"version": "4", "status": "firing", "alerts": [
-            {"status": "firing", "labels": {"alertname": "PaymentChannelProbeFailed", "channel": "card"},
-             "startsAt": "2026-03-01T10:02:00Z", "endsAt": "0001-01-01T00:00:00Z"}]}},
+        {
+            "at": "2026-03-01T10:02:00Z",
+            "alertmanager": {
+                "version": "4",
+                "status": "firing",
+                "alerts": [
+                    {
+                        "status": "firing",
+                        "labels": {"alertname": "PaymentChannelProbeFailed", "channel": "card"},
+                        "startsAt": "2026-03-01T10:02:00Z",
+                        "endsAt": "0001-01-01T00:00:00Z",
+                    }
+                ],
+            },
+        },
     ]
     events.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     assert main(["replay", "--runbooks", str(ROOT / "runbooks"), str(events)]) == 0
