@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench clean
+.PHONY: run test lint check bench bench-ingest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## run: validate the bundled runbooks and run their scenarios (the service arrives with issue 4)
+## run: validate the bundled runbooks, then serve them (config.yaml: SQLite in ./data)
 run: $(STAMP)
 	$(BIN)/runbookd check runbooks/
-	$(BIN)/runbookd test
+	$(BIN)/runbookd serve --config config.yaml
 
 ## test: the whole test suite
 test: $(STAMP)
@@ -28,9 +28,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: the engine benchmark against raw durable_rules
+## bench: the engine benchmark against raw durable_rules, then the webhook ingest benchmark
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/ingest_bench.py
+
+## bench-ingest: webhook throughput against a bare endpoint, alert-to-incident latency (needs wrk)
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

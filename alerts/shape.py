@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from alerts.errors import PayloadError
 from engine.events import Status
 
@@ -19,6 +21,12 @@ _STATUSES: dict[str, Status] = {"firing": "firing", "resolved": "resolved"}
 
 def load_json(body: bytes | str) -> Any:
     """Decode a request body; any failure is a ``PayloadError`` on the field ``body``."""
+    try:
+        # orjson: parsing is a quarter of the webhook's cost with the stdlib (shared notes).
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # the stdlib's messages are the ones documented and tested; it also reads NaN,
+        # which the parsers then refuse naming the field rather than the whole body
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:

@@ -22,11 +22,14 @@ CommandKind = Literal[
     "request_approval",
     "decide_approval",
     "run_step",  # a connector call for a step, a rollback, a verify check or an impact figure
+    "call_done",  # one connector call (notify or run_step) finished: outcome, error, duration
     "step_outcome",
     "escalate",
     "start_timer",
     "cancel_timer",
     "resolve",
+    "close",  # a person closed a resolved incident (post-mortem done)
+    "reopen",
     "impact",
     "note",
 ]
@@ -54,8 +57,13 @@ class Command:
 
     def summary(self) -> str:
         """One readable line for timelines and diffs."""
+        who = f" [{self.incident}]" if self.incident else ""
+        return f"{self.at.isoformat()} {self.kind}{who} {self.detail()}"
+
+    def detail(self) -> str:
+        """What happened, without the time and kind (for tables that show those already)."""
         d = self.data
-        detail = {
+        return {
             "rule_fired": lambda: f"{d.get('role')} {d.get('rule')} on {d.get('event')!r}",
             "open_incident": lambda: (
                 f"{d.get('title')!r} severity={d.get('severity')} key={d.get('key')!r}"
@@ -71,6 +79,12 @@ class Command:
             "run_step": lambda: (
                 f"{d.get('role')} {d.get('step')} via {d.get('connector')} attempt {d.get('attempt')}"
             ),
+            "call_done": lambda: (
+                f"{d.get('role')} {d.get('step')} via {d.get('connector')}"
+                f" attempt {d.get('attempt')}: {d.get('outcome')}"
+                + (f" in {d['seconds']:.3f}s" if d.get("seconds") is not None else "")
+                + (f" ({d['error']})" if d.get("error") else "")
+            ),
             "step_outcome": lambda: (
                 f"{d.get('step')} -> {d.get('outcome')}"
                 + (f": {d['error']}" if d.get("error") else "")
@@ -79,8 +93,8 @@ class Command:
             "start_timer": lambda: f"{d.get('name')} due {d.get('due')}",
             "cancel_timer": lambda: f"{d.get('name')}",
             "resolve": lambda: f"{d.get('reason')}" + (f" by {d['by']}" if d.get("by") else ""),
+            "close": lambda: f"by {d.get('by')}",
+            "reopen": lambda: f"by {d.get('by')}: {d.get('reason')}",
             "impact": lambda: f"{d.get('id')} = {d.get('value')!r}",
             "note": lambda: f"{d.get('text')}",
         }[self.kind]()
-        who = f" [{self.incident}]" if self.incident else ""
-        return f"{self.at.isoformat()} {self.kind}{who} {detail}"

@@ -49,13 +49,14 @@ class RulesetDef:
 class CompiledRunbook:
     runbook: Runbook
     name: str
-    detect: RulesetDef
+    #: one ruleset per trigger, in trigger order (see compile_runbook for why)
+    triggers: tuple[RulesetDef, ...]
     lifecycle: RulesetDef | None
     #: alert/event names that can start this runbook, or None when any name can
     names: frozenset[str] | None
 
     def rulesets(self) -> list[RulesetDef]:
-        return [self.detect] + ([self.lifecycle] if self.lifecycle else [])
+        return [*self.triggers] + ([self.lifecycle] if self.lifecycle else [])
 
 
 def action_name(ruleset: str, role: str, index: int) -> str:
@@ -85,21 +86,28 @@ def trigger_conditions(trigger: Trigger) -> list[Condition]:
 
 
 def compile_runbook(runbook: Runbook) -> CompiledRunbook:
+    """One ruleset per trigger. durable_rules fires at most one rule per message in a ruleset and
+    the firing consumes the message, so in a shared ruleset a `match` trigger would take the
+    event that a `correlate` trigger needed as its pending first half (found with the 10.3
+    runbook). Separate rulesets let every trigger see every event, each with its own window."""
     name = ruleset_name(runbook)
-    detect_rules: Json = {}
-    projection = Projection()
+    rulesets = []
     for index, trigger in enumerate(runbook.detection.triggers):
+        projection = Projection()
         conds = trigger_conditions(trigger)
-        rule: Json = {"pri": index, "run": action_name(name, "trigger", index)}
+        rule: Json = {"run": action_name(name, "trigger", index)}
         if len(conds) == 1:
             rule["all"] = [{"m": compile_rule_condition(conds[0], projection)}]
         else:
             first, second = (compile_rule_condition(c, projection) for c in conds)
+            # The join goes FIRST: durable_rules 2.0.28 silently drops a join test that follows a
+            # nested $and/$or, and then pairs halves of different keys in the same shard.
             join = {KEY_FIELD: {"a": KEY_FIELD}}
-            rule["all"] = [{"a": first}, {"b": {"$and": [second, join]}}]
-        detect_rules[f"t{index}"] = rule
-    detect = RulesetDef(f"{name}/detect", detect_rules, projection)
-    return CompiledRunbook(runbook, name, detect, _lifecycle(runbook, name), _names(runbook))
+            rule["all"] = [{"a": first}, {"b": {"$and": [join, second]}}]
+        rulesets.append(RulesetDef(f"{name}/t{index}", {"t": rule}, projection))
+    return CompiledRunbook(
+        runbook, name, tuple(rulesets), _lifecycle(runbook, name), _names(runbook)
+    )
 
 
 def _lifecycle(runbook: Runbook, name: str) -> RulesetDef | None:
@@ -138,7 +146,8 @@ def _names(runbook: Runbook) -> frozenset[str] | None:
 
 def _pinned_names(cond: Condition) -> set[str] | None:
     if isinstance(cond, Leaf):
-        if cond.field in ("name", "labels.alertname") and cond.op in ("eq", "in"):
+        # Only `name`: a generic event's name need not equal a labels.alertname it carries.
+        if cond.field == "name" and cond.op in ("eq", "in"):
             values = cond.operand if cond.op == "in" else [cond.operand]
             return {as_text(v) or "" for v in values}
         return None

@@ -76,6 +76,10 @@ class Event:
             out["source"] = self.source
         if self.fingerprint:
             out["fingerprint"] = self.fingerprint
+        if self.starts_at is not None:
+            out["starts_at"] = self.starts_at.isoformat()
+        if self.ends_at is not None:
+            out["ends_at"] = self.ends_at.isoformat()
         if self.fields:
             out["fields"] = dict(self.fields)
         return out

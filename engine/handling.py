@@ -6,7 +6,8 @@ machine. Connector calls leave as ``run_step`` commands; their results come back
 
 from __future__ import annotations
 
-from datetime import datetime
+import zlib
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import Command, CommandKind
@@ -97,6 +98,7 @@ class Handling:
         result: dict[str, Any] | None = None,
         error: str | None = None,
         retryable: bool = False,
+        seconds: float | None = None,
     ) -> list[Command]:
         """The executor's report for a ``notify`` or ``run_step`` command."""
         self._out = []
@@ -105,6 +107,22 @@ class Handling:
             return []  # a duplicate report: the first one was already acted on
         incident = self.incidents[info["incident"]]
         role = info["role"]
+        # Every attempt leaves its own record, whatever the step machine makes of it.
+        self._emit(
+            "call_done",
+            incident,
+            call_id=call_id,
+            role=role,
+            connector=info.get("connector"),
+            step=info.get("step") or info.get("level"),
+            target=info.get("target"),
+            attempt=info.get("attempt"),
+            outcome="ok" if error is None else ("retryable" if retryable else "failed"),
+            error=error,
+            seconds=seconds,
+        )
+        if role == "step":  # the call is over, whatever became of the incident meanwhile
+            self.rails.finished(("step", incident.runbook, info["step"]))
         if role == "notify":
             if error is not None:
                 self._emit("note", incident, text=f"notification {call_id} failed: {error}")
@@ -113,7 +131,6 @@ class Handling:
         elif incident.is_open:
             step = self._step(incident, info["step"])
             if role == "step":
-                self.rails.finished(("step", incident.runbook, step.id))
                 self._step_result(incident, step, result, error, retryable)
             elif role == "check":
                 self._check_result(incident, step, result, error)
@@ -147,6 +164,7 @@ class Handling:
             self.escalate(incident, f"handling blocked: {blocked}")
             return
         self.rails.started(("runbook", incident.runbook), incident.key, now)
+        incident.holds_slot = True
         incident.handling = "running"
         incident.step_index = 0
         self._run_current(incident)
@@ -162,6 +180,11 @@ class Handling:
                 incident.step_index += 1
                 continue
             if self._needs_approval(incident, step):
+                blocked = self._blocked_now(incident, step)
+                if blocked is not None:
+                    # Do not ask a person to approve what the rails would refuse anyway.
+                    self._step_failed(incident, step, blocked, retryable=False)
+                    return
                 approval_id = f"{incident.id}:{step.id}"
                 assert step.approval is not None
                 deadline = now + step.approval.timeout
@@ -188,6 +211,19 @@ class Handling:
             return
         self._handling_done(incident)
 
+    def _blocked_now(self, incident: Incident, step: Step) -> str | None:
+        """Why the step's safety limits would refuse a first run right now, if they would."""
+        if step.limits is None:
+            return None
+        context = incident.template_context(self.clock.now())
+        try:
+            target = render_text(step.target, context) if step.target else incident.key
+        except TemplateError as exc:
+            return f"target: {exc}"
+        key = ("step", incident.runbook, step.id)
+        blocked = self.rails.blocked(key, step.limits, target, self.clock.now())
+        return None if blocked is None else f"blocked by safety limit: {blocked}"
+
     def _needs_approval(self, incident: Incident, step: Step) -> bool:
         approval = step.approval
         if approval is None:
@@ -208,7 +244,13 @@ class Handling:
             self._step_failed(incident, step, f"target: {exc}", retryable=False)
             return
         limits = step.limits
-        blocked = self.rails.blocked(("step", incident.runbook, step.id), limits, target, now)
+        # A retry continues the same run: the step's own cooldown and rate apply to new runs.
+        first = state.attempts == 0
+        blocked = (
+            self.rails.blocked(("step", incident.runbook, step.id), limits, target, now)
+            if first
+            else None
+        )
         if blocked is not None:
             self._step_failed(
                 incident, step, f"blocked by safety limit: {blocked}", retryable=False
@@ -217,7 +259,7 @@ class Handling:
         state.attempts += 1
         incident.handling = "running"
         context["step"] = {"id": step.id, "target": target}
-        self.rails.started(("step", incident.runbook, step.id), target, now)
+        self.rails.started(("step", incident.runbook, step.id), target, now, new_run=first)
         call_id = f"{incident.id}:{step.id}:{state.attempts}"
         self._call(
             incident,
@@ -324,7 +366,10 @@ class Handling:
         state.error = error
         policy = step.on_failure
         if retryable and state.attempts <= policy.retries:
-            delay = policy.backoff * (2 ** (state.attempts - 1))
+            delay = _with_jitter(
+                policy.backoff * (2 ** (state.attempts - 1)),
+                f"{incident.id}:{step.id}:{state.attempts}",
+            )
             self._emit(
                 "note",
                 incident,
@@ -477,3 +522,13 @@ class Handling:
 
     def _step(self, incident: Incident, step_id: str) -> Step:
         return next(s for s in incident.compiled.runbook.handling.steps if s.id == step_id)
+
+
+def _with_jitter(delay: timedelta, seed: str) -> timedelta:
+    """Up to +20% on a retry delay, so many incidents retrying one target do not fire together.
+
+    Derived from the call's identity, not a random generator: the engine must make the same
+    decision when the journal is replayed after a restart.
+    """
+    fraction = (zlib.crc32(seed.encode()) % 1000) / 1000
+    return delay + delay * (0.2 * fraction)

@@ -15,9 +15,15 @@ from engine.lang.severity import Complexity, Nature, Scope, Severity
 
 
 class Status(str, Enum):
+    """The engine's states; the API shows ``open`` as triggered, or mitigated once handled.
+
+    Transitions: open -> acknowledged -> resolved -> closed; resolved or closed -> open (reopen).
+    """
+
     open = "open"
     acknowledged = "acknowledged"
     resolved = "resolved"
+    closed = "closed"
 
 
 #: Outcomes a step can end with; later steps' `when` conditions test them.
@@ -50,10 +56,13 @@ class Incident:
     acked_at: datetime | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    closed_at: datetime | None = None
     mitigated_at: datetime | None = None
     #: alert identity -> its last status
     alerts: dict[str, str] = field(default_factory=dict)
     alert_names: dict[str, int] = field(default_factory=dict)
+    #: alert identity -> what the incident shows of it (name, status, labels, times)
+    alert_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     label_values: dict[str, set[str]] = field(default_factory=dict)
     level: int = 0
     cycle: int = 0
@@ -61,6 +70,8 @@ class Incident:
     #: index of the step being worked on; None before start / after the end
     step_index: int | None = None
     handling: str = "pending"  # pending|running|waiting|verifying|done|stopped
+    #: True while the incident counts against handling.limits.max_concurrent of its runbook
+    holds_slot: bool = False
     steps: dict[str, StepState] = field(default_factory=dict)
     impacts: dict[str, Any] = field(default_factory=dict)
     timeline: list[Command] = field(default_factory=list)
@@ -71,10 +82,20 @@ class Incident:
 
     @property
     def is_open(self) -> bool:
-        return self.status is not Status.resolved
+        return self.status not in (Status.resolved, Status.closed)
 
     def attach(self, event: Event) -> None:
-        self.alerts[event.identity] = event.status
+        # Only alerts resolve; a generic event is a point in time and must not keep an incident
+        # from resolving on_alerts_resolved.
+        if event.kind == "alert":
+            self.alerts[event.identity] = event.status
+            self.alert_info[event.identity] = {
+                "name": event.name,
+                "status": event.status,
+                "labels": dict(event.labels),
+                "starts_at": (event.starts_at or event.at).isoformat(),
+                "last_seen": event.at.isoformat(),
+            }
         self.alert_names[event.name] = self.alert_names.get(event.name, 0) + 1
         for name, value in event.labels.items():
             self.label_values.setdefault(name, set()).add(value)

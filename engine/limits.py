@@ -17,6 +17,8 @@ class Rails:
     def __init__(self) -> None:
         self._runs: dict[tuple[Key, str], deque[datetime]] = {}
         self._in_flight: dict[Key, int] = {}
+        #: when each target of a key last started a run (for the blast-radius cap)
+        self._targets: dict[Key, dict[str, datetime]] = {}
 
     def blocked(self, key: Key, limits: Limits | None, target: str, now: datetime) -> str | None:
         if limits is None:
@@ -29,6 +31,14 @@ class Rails:
             return f"max_concurrent {limits.max_concurrent} reached"
         if limits.cooldown is not None and runs and now - runs[-1] < limits.cooldown:
             return f"cooldown {format_duration(limits.cooldown)} for {target!r} not over"
+        if limits.max_targets is not None:
+            cap = limits.max_targets
+            touched = {t for t, at in self._targets.get(key, {}).items() if now - at < cap.per}
+            if target not in touched and len(touched) >= cap.max:
+                return (
+                    f"blast radius: {len(touched)} targets within "
+                    f"{format_duration(cap.per)} already (max_targets {cap.max})"
+                )
         if limits.rate is not None:
             recent = [t for t in runs if now - t < limits.rate.per]
             if len(recent) >= limits.rate.max:
@@ -38,9 +48,11 @@ class Rails:
                 )
         return None
 
-    def started(self, key: Key, target: str, now: datetime) -> None:
-        runs = self._runs.setdefault((key, target), deque(maxlen=1000))
-        runs.append(now)
+    def started(self, key: Key, target: str, now: datetime, *, new_run: bool = True) -> None:
+        """A call began; ``new_run`` False for a retry, which rate and cooldown do not count."""
+        if new_run:
+            self._runs.setdefault((key, target), deque(maxlen=1000)).append(now)
+            self._targets.setdefault(key, {})[target] = now
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
 
     def finished(self, key: Key) -> None:

@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_replay)
     schema = sub.add_parser("schema", help="print the JSON Schema of the runbook language")
     schema.set_defaults(func=_cmd_schema)
+    from runbookd.incidents_cli import add_parser as add_incidents_parser
+    from runbookd.serve import add_commands
+
+    add_commands(sub)
+    add_incidents_parser(sub)
+    from runbookd.connectors_cli import add_parser as add_connectors_parser
+
+    add_connectors_parser(sub)
     return parser
 
 

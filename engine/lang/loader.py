@@ -182,6 +182,13 @@ def _diagnostic(
     field = next((str(p) for p in reversed(path) if isinstance(p, str)), "runbook")
     if kind in ("value_error", "assertion_error"):
         return Diagnostic(file, pos.line, pos.col, f"{field}: {message}")
-    return Diagnostic(
-        file, pos.line, pos.col, f"{field}: {message}, got {short_repr(err.get('input'))}"
-    )
+    got = err.get("input")
+    hint = ""
+    if kind == "string_type" and isinstance(got, int | float | bool):
+        # YAML reads 3.3, 10 and yes as a number or a boolean; the author meant text.
+        hint = (
+            " (YAML read yes/no/on/off as a boolean; quote the value)"
+            if isinstance(got, bool)
+            else f' (YAML read it as a number; quote it: "{got}")'
+        )
+    return Diagnostic(file, pos.line, pos.col, f"{field}: {message}, got {short_repr(got)}{hint}")

@@ -172,6 +172,10 @@ class Limits(Strict):
     rate: Rate | None = Field(None, description="At most `max` runs per target within `per`.")
     cooldown: Duration | None = Field(None, description="Quiet time after a run, per target.")
     max_concurrent: int | None = Field(None, ge=1, description="Runs in flight at once.")
+    max_targets: Rate | None = Field(
+        None,
+        description="Blast radius: at most `max` distinct targets within `per` (all incidents).",
+    )
 
 
 class Approval(Strict):

@@ -97,6 +97,12 @@ def test_bundled_runbook_is_valid(tmp_path: Path) -> None:
             "within: '5 minutes' is not a duration",
         ),
         (
+            'section: "3.3"',
+            "section: 3.3",
+            "section: 3.3",
+            'section: Input should be a valid string, got 3.3 (YAML read it as a number; quote it: "3.3")',
+        ),
+        (
             "    - id: tell_users",
             "    - id: channel_status",
             "- id: channel_status\n",

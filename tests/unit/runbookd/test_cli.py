@@ -105,3 +105,12 @@ def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     schema = json.loads(capsys.readouterr().out)
     assert schema["additionalProperties"] is False
     assert "detection" in schema["required"]
+
+
+def test_connectors_lists_every_builtin_with_params(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["connectors", "--json"]) == 0
+    listed = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
+    assert set(listed) >= {"http", "slack", "pagerduty", "email", "sql", "shell", "prometheus"}
+    assert {"name": "url", "required": True}.items() <= listed["http"]["params"][0].items()
+    assert main(["connectors", "nope"]) == 1
+    assert "known: alertmanager_silence" in capsys.readouterr().err

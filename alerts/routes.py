@@ -1,0 +1,127 @@
+"""The ingest endpoints: Alertmanager's webhook and generic events.
+
+A good webhook receiver answers fast, and 2xx only when the data is safe: the body is parsed and
+checked here, handed to the ``Inbox`` (which commits before it returns), and only then answered
+202. A bad body gets 400 naming the field; a body over the limit 413; storage down 503, which
+makes Alertmanager retry the same notification.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.params import Depends
+from fastapi.responses import JSONResponse
+
+from alerts.alertmanager import SOURCE, Notification, parse_notification
+from alerts.errors import PayloadError
+from alerts.generic import parse_events
+from alerts.inbox import Accepted, Inbox, Receipt, Unavailable
+from engine.events import Event
+
+log = logging.getLogger(__name__)
+
+#: Called with (source, outcome, count) for metrics; outcome: accepted/duplicate/stale/rejected.
+Counter = Callable[[str, str, int], None]
+#: Called after a truncated notification was stored, to fetch what was cut (runs in background).
+OnTruncated = Callable[[Notification], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise BodyTooLarge
+        return await request.body()  # the server enforces the declared length
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def ingest_router(
+    inbox: Inbox,
+    *,
+    max_body_bytes: int,
+    count: Counter,
+    on_truncated: OnTruncated | None = None,
+    dependencies: Sequence[Depends] = (),
+) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["ingest"], dependencies=list(dependencies))
+
+    def problem(status: int, source: str, reason: str, detail: str, **extra: Any) -> JSONResponse:
+        count(source, f"rejected:{reason}", 1)
+        return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+    async def store(source: str, events: list[Event], receipt: Receipt) -> JSONResponse:
+        try:
+            result: Accepted = await inbox.put(events, receipt)
+        except Unavailable as exc:
+            return problem(503, source, "unavailable", str(exc) or "storage unavailable")
+        count(source, "accepted", result.accepted)
+        count(source, "duplicate", result.duplicates)
+        count(source, "stale", result.stale)
+        return JSONResponse(
+            {"accepted": result.accepted, "duplicates": result.duplicates + result.stale},
+            status_code=202,
+        )
+
+    @router.post(
+        "/alerts/alertmanager",
+        status_code=202,
+        summary="Alertmanager webhook (payload version 4)",
+        responses={400: {}, 401: {}, 413: {}, 503: {}},
+    )
+    async def alertmanager(request: Request) -> JSONResponse:
+        received_at = datetime.now(UTC)
+        try:
+            body = await read_body(request, max_body_bytes)
+            note = parse_notification(body, received_at=received_at)
+        except BodyTooLarge:
+            return problem(413, SOURCE, "too_large", f"body larger than {max_body_bytes} bytes")
+        except PayloadError as exc:
+            return problem(400, SOURCE, "malformed", str(exc), field=exc.field)
+        receipt = Receipt(
+            source=SOURCE,
+            received_at=received_at,
+            receiver=note.receiver,
+            group_key=note.group_key,
+            external_url=note.external_url,
+            truncated_alerts=note.truncated_alerts,
+        )
+        response = await store(SOURCE, note.alerts, receipt)
+        if response.status_code == 202 and note.truncated_alerts and on_truncated is not None:
+            await on_truncated(note)
+        return response
+
+    @router.post(
+        "/events",
+        status_code=202,
+        summary="Generic events: one object or a list",
+        responses={400: {}, 401: {}, 413: {}, 503: {}},
+    )
+    async def events(request: Request) -> JSONResponse:
+        received_at = datetime.now(UTC)
+        try:
+            body = await read_body(request, max_body_bytes)
+            parsed = parse_events(body, received_at=received_at)
+        except BodyTooLarge:
+            return problem(413, "generic", "too_large", f"body larger than {max_body_bytes} bytes")
+        except PayloadError as exc:
+            return problem(400, "generic", "malformed", str(exc), field=exc.field)
+        return await store("generic", parsed, Receipt(source="generic", received_at=received_at))
+
+    return router

@@ -1,0 +1,245 @@
+"""The executor: runs the connector calls the engine asked for, one attempt per command.
+
+Retries are the engine's decision (a step's ``on_failure``), so each retry is a new command with
+its own call id; the executor only makes one attempt per command, bounded by a timeout, and
+reports the outcome. Its inputs and outputs go through a ``WorkPort`` (the service implements it
+on the outbox and the journal), so this module does no storage and knows no database.
+
+Secrets: ``${env:NAME}`` references in parameters are resolved here, just before the call, and
+every resolved value is masked in error messages. Rendered parameters in the timeline keep the
+reference, never the value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from pydantic import ValidationError
+
+from connectors.base import (
+    CallContext,
+    ConnectorError,
+    ConnectorSpec,
+    PermanentError,
+    RetryableError,
+    Runtime,
+    Settings,
+)
+from engine.breaker import Breakers
+from engine.lang.durations import parse_duration
+
+log = logging.getLogger(__name__)
+
+ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Work:
+    call_id: str
+    kind: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    retryable: bool = False
+    seconds: float = 0.0
+
+
+class WorkPort(Protocol):
+    def pending(self, limit: int, exclude: frozenset[str]) -> list[Work]:
+        """Calls not finished yet, oldest first (blocking; run in a thread)."""
+
+    async def finish(self, work: Work, outcome: Outcome) -> None:
+        """Durably record the outcome; it re-enters the engine as an input."""
+
+
+@dataclass
+class Secrets:
+    """Resolves ``${env:NAME}`` and remembers what to mask."""
+
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    used: set[str] = field(default_factory=set)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return ENV_REF.sub(self._lookup, value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _lookup(self, match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in self.environ:
+            raise PermanentError(f"environment variable {name} is not set")
+        secret = self.environ[name]
+        if secret:
+            self.used.add(secret)
+        return secret
+
+    def mask(self, text: str) -> str:
+        for secret in sorted(self.used, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+
+class Executor:
+    def __init__(
+        self,
+        specs: Mapping[str, ConnectorSpec],
+        port: WorkPort,
+        http: httpx.AsyncClient,
+        *,
+        settings: Mapping[str, Settings] | None = None,
+        workers: int = 16,
+        default_timeout: float = 30.0,
+        environ: Mapping[str, str] | None = None,
+        breakers: Breakers | None = None,
+    ) -> None:
+        self._specs = specs
+        self.breakers = breakers or Breakers()
+        self._port = port
+        self._http = http
+        self._settings = dict(settings or {})
+        self._workers = workers
+        self._sem = asyncio.Semaphore(workers)
+        self._default_timeout = default_timeout
+        self._environ = environ if environ is not None else os.environ
+        self._inflight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self.calls = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    async def run(self) -> None:
+        """Claim and run pending work until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):  # a periodic look catches missed wake-ups
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            self._wake.clear()
+            try:
+                await self._dispatch()
+            except Exception:  # the store may be down: try again on the next wake-up
+                log.warning("executor could not read pending work", exc_info=True)
+
+    async def _dispatch(self) -> None:
+        room = self._workers * 4 - len(self._inflight)
+        if room <= 0:
+            return
+        items = await asyncio.to_thread(self._port.pending, room, frozenset(self._inflight))
+        for work in items:
+            if work.call_id in self._inflight:
+                continue
+            self._inflight.add(work.call_id)
+            task = asyncio.create_task(self._run_one(work))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_one(self, work: Work) -> None:
+        try:
+            async with self._sem:
+                outcome = await self.call(work)
+            await self._port.finish(work, outcome)
+        except Exception:  # not recorded: it stays pending and is tried again
+            log.warning("could not record the outcome of %s", work.call_id, exc_info=True)
+        finally:
+            self._inflight.discard(work.call_id)
+            self._wake.set()
+
+    async def call(self, work: Work) -> Outcome:
+        data = work.data
+        started = time.perf_counter()
+        secrets = Secrets(self._environ)
+        try:
+            spec = self._specs.get(data["connector"])
+            if spec is None:
+                raise PermanentError(f"unknown connector {data['connector']!r}")
+            if spec.run is None:
+                raise PermanentError(f"connector {spec.name!r} cannot run calls")
+            params = spec.params.model_validate(secrets.resolve(dict(data.get("params", {}))))
+            if data.get("dry_run") and not _reads_only(spec, params):
+                return Outcome(result={"dry_run": True}, seconds=time.perf_counter() - started)
+            refused = self.breakers.refuse(spec.name)
+            if refused is not None:
+                return Outcome(error=refused, seconds=time.perf_counter() - started)
+            ctx = CallContext(
+                idempotency_key=work.call_id,
+                dry_run=bool(data.get("dry_run")),
+                # the values resolved from ${env:} references: connectors mask them in results
+                secrets=frozenset(secrets.used),
+            )
+            runtime = Runtime(http=self._http, settings=self._settings.get(spec.name))
+            timeout = _seconds(data.get("timeout")) or self._default_timeout
+            try:
+                result = await asyncio.wait_for(spec.run(params, ctx, runtime), timeout=timeout)
+            except (TimeoutError, RetryableError):
+                self.breakers.record(spec.name, ok=False)
+                raise
+            except Exception:
+                self.breakers.record(spec.name, ok=False, counts=False)
+                raise
+            self.breakers.record(spec.name, ok=True)
+            self.calls += 1
+            return Outcome(result=result, seconds=time.perf_counter() - started)
+        except TimeoutError:
+            error, retryable = f"{data.get('connector')}: no answer within the timeout", True
+        except ValidationError as exc:
+            error, retryable = f"{data.get('connector')}: bad parameters: {_brief(exc)}", False
+        except RetryableError as exc:
+            error, retryable = str(exc) or type(exc).__name__, True
+        except ConnectorError as exc:
+            error, retryable = str(exc) or type(exc).__name__, False
+        except Exception as exc:  # a connector bug must become a failed step, not a lost one
+            log.exception("connector %s crashed", data.get("connector"))
+            error, retryable = f"{data.get('connector')}: {type(exc).__name__}", False
+        return Outcome(
+            error=secrets.mask(error), retryable=retryable, seconds=time.perf_counter() - started
+        )
+
+    async def drain(self) -> None:
+        """Wait for calls in flight (shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _reads_only(spec: ConnectorSpec, params: Any) -> bool:
+    return spec.read_only and getattr(params, "read_only", True) is not False
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return parse_duration(str(value)).total_seconds()
+    except ValueError:
+        return None
+
+
+def _brief(exc: ValidationError) -> str:
+    # include_input=False: a parameter's value may be a resolved secret.
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        for err in exc.errors(include_input=False)
+    )

@@ -1,0 +1,1 @@
+"""HTTP routes for people and tools (ingest routes live in ``alerts.routes``)."""

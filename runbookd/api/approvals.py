@@ -1,0 +1,76 @@
+"""Approval gates: the steps waiting for a person, and the decision (approve or deny).
+
+A decision is a journal entry like any engine input; the route waits until the engine applied
+it and answers 409 when there was nothing to decide (already decided, expired, or the incident
+resolved meanwhile -- a late approval never runs a step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.params import Depends
+from sqlmodel import Field, SQLModel
+
+from runbookd.service import Service
+from runbookd.store.writer import EntryJob, StoreUnavailable
+
+APPLY_TIMEOUT_S = 10.0
+
+
+class ApprovalPublic(SQLModel):
+    id: str
+    incident: str
+    runbook: str | None
+    step: str
+    deadline: str | None
+
+
+class ApprovalList(SQLModel):
+    approvals: list[ApprovalPublic]
+
+
+class Decision(SQLModel):
+    approve: bool = Field(description="true to run the step, false to deny it")
+    by: str = Field(min_length=1, max_length=256)
+
+
+def approvals_router(service: Service, dependencies: list[Depends]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"], dependencies=dependencies)
+
+    @router.get("", response_model=ApprovalList, summary="Steps waiting for approval")
+    async def waiting() -> ApprovalList:
+        return ApprovalList(approvals=[ApprovalPublic(**a) for a in service.worker.approvals])
+
+    @router.post("/{approval_id}", summary="Approve or deny a waiting step")
+    async def decide(approval_id: str, body: Decision) -> dict[str, Any]:
+        if not any(a["id"] == approval_id for a in service.worker.approvals):
+            raise HTTPException(404, f"no approval {approval_id!r} is waiting")
+        payload = {
+            "action": "decide",
+            "approval": approval_id,
+            "approved": body.approve,
+            "by": body.by,
+        }
+        job = EntryJob(kind="action", payload=payload, at=datetime.now(UTC))
+        try:
+            seq = await asyncio.wrap_future(service.writer.submit(job))
+            applied = await asyncio.wait_for(
+                asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
+            )
+        except StoreUnavailable as exc:
+            raise HTTPException(503, str(exc)) from None
+        except TimeoutError:
+            raise HTTPException(503, "stored, but the engine has not applied it yet") from None
+        if applied.error is not None:
+            raise HTTPException(409, applied.error)
+        return {
+            "id": approval_id,
+            "decision": "approved" if body.approve else "denied",
+            "by": body.by,
+        }
+
+    return router

@@ -1,0 +1,191 @@
+"""Incidents for people: list, show with timeline, acknowledge, resolve, add a note.
+
+Reads come straight from the incident and timeline tables. Actions are journal entries like any
+other engine input: the route stores the action, waits until the engine has applied it, and
+answers with the incident as it is then (read-your-writes), or 409 when the engine refused it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.params import Depends
+from sqlalchemy import Row, select
+from sqlmodel import Field, SQLModel
+
+from runbookd.service import Service
+from runbookd.store import tables as t
+from runbookd.store.codec import loads
+from runbookd.store.writer import EntryJob, StoreUnavailable
+
+#: How long an action waits for the engine before answering 503 (it is stored and will apply).
+APPLY_TIMEOUT_S = 10.0
+
+Status = str
+
+
+class IncidentPublic(SQLModel):
+    id: str
+    runbook: str
+    runbook_version: int
+    section: str
+    title: str
+    severity: str
+    status: str = Field(description="triggered, acknowledged, mitigated, resolved or closed")
+    key: str
+    labels: dict[str, str]
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    closed_at: datetime | None
+    alerts: int
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class TimelineEntry(SQLModel):
+    at: datetime
+    kind: str
+    summary: str
+    data: dict[str, Any]
+
+
+class IncidentDetail(IncidentPublic):
+    timeline: list[TimelineEntry]
+
+
+class IncidentList(SQLModel):
+    incidents: list[IncidentPublic]
+
+
+class AckBody(SQLModel):
+    by: str = Field(min_length=1, max_length=256)
+
+
+class ResolveBody(SQLModel):
+    by: str = Field(min_length=1, max_length=256)
+    reason: str | None = Field(None, max_length=2000)
+
+
+class NoteBody(SQLModel):
+    by: str = Field(min_length=1, max_length=256)
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _public(row: Row[Any]) -> IncidentPublic:
+    data = dict(row._mapping)
+    for name in ("opened_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
+        data[name] = _utc(data[name])
+    data.pop("updated_at", None)
+    return IncidentPublic(**data)
+
+
+def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=dependencies)
+
+    def read(query: Any) -> list[Row[Any]]:
+        try:
+            with service.db.connect() as conn:
+                return list(conn.execute(query).all())
+        except Exception as exc:
+            raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
+
+    def one(incident_id: str) -> IncidentPublic:
+        rows = read(select(t.incident).where(t.incident.c.id == incident_id))
+        if not rows:
+            raise HTTPException(404, f"no incident {incident_id!r}")
+        return _public(rows[0])
+
+    @router.get("", response_model=IncidentList, summary="Incidents, newest first")
+    async def list_incidents(
+        status: Annotated[list[str] | None, Query()] = None,
+        severity: Annotated[list[str] | None, Query()] = None,
+        runbook: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> IncidentList:
+        query = select(t.incident).order_by(t.incident.c.opened_at.desc()).limit(limit)
+        if status:
+            query = query.where(t.incident.c.status.in_(status))
+        if severity:
+            query = query.where(t.incident.c.severity.in_(severity))
+        if runbook:
+            query = query.where(t.incident.c.runbook == runbook)
+        if since:
+            query = query.where(t.incident.c.opened_at >= since)
+        if until:
+            query = query.where(t.incident.c.opened_at < until)
+        rows = await asyncio.to_thread(read, query)
+        return IncidentList(incidents=[_public(r) for r in rows])
+
+    @router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident")
+    async def show(incident_id: str) -> IncidentDetail:
+        incident = await asyncio.to_thread(one, incident_id)
+        rows = await asyncio.to_thread(
+            read,
+            select(t.timeline.c.at, t.timeline.c.kind, t.timeline.c.summary, t.timeline.c.data)
+            .where(t.timeline.c.incident_id == incident_id)
+            .order_by(t.timeline.c.id),
+        )
+        timeline = [
+            TimelineEntry(at=_utc(r.at) or r.at, kind=r.kind, summary=r.summary, data=loads(r.data))
+            for r in rows
+        ]
+        return IncidentDetail(**incident.model_dump(), timeline=timeline)
+
+    async def act(incident_id: str, payload: dict[str, Any]) -> IncidentPublic:
+        current = await asyncio.to_thread(one, incident_id)  # 404 before anything is stored
+        if payload["action"] in ("ack", "resolve") and current.status in ("resolved", "closed"):
+            raise HTTPException(409, f"incident {incident_id} is already {current.status}")
+        job = EntryJob(
+            kind="action", payload={"incident": incident_id, **payload}, at=datetime.now(UTC)
+        )
+        try:
+            seq = await asyncio.wrap_future(service.writer.submit(job))
+        except StoreUnavailable as exc:
+            raise HTTPException(503, str(exc)) from None
+        try:
+            applied = await asyncio.wait_for(
+                asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
+            )
+        except TimeoutError:
+            raise HTTPException(503, "stored, but the engine has not applied it yet") from None
+        if applied.error is not None:
+            raise HTTPException(409, applied.error)
+        return await asyncio.to_thread(one, incident_id)
+
+    @router.post("/{incident_id}/ack", response_model=IncidentPublic, summary="Acknowledge")
+    async def ack(incident_id: str, body: AckBody) -> IncidentPublic:
+        return await act(incident_id, {"action": "ack", "by": body.by})
+
+    @router.post("/{incident_id}/resolve", response_model=IncidentPublic, summary="Resolve")
+    async def resolve(incident_id: str, body: ResolveBody) -> IncidentPublic:
+        return await act(incident_id, {"action": "resolve", "by": body.by, "reason": body.reason})
+
+    @router.post(
+        "/{incident_id}/close", response_model=IncidentPublic, summary="Close a resolved incident"
+    )
+    async def close(incident_id: str, body: AckBody) -> IncidentPublic:
+        return await act(incident_id, {"action": "close", "by": body.by})
+
+    @router.post("/{incident_id}/reopen", response_model=IncidentPublic, summary="Reopen")
+    async def reopen(incident_id: str, body: ResolveBody) -> IncidentPublic:
+        return await act(incident_id, {"action": "reopen", "by": body.by, "reason": body.reason})
+
+    @router.post("/{incident_id}/notes", response_model=IncidentPublic, summary="Add a note")
+    async def note(incident_id: str, body: NoteBody) -> IncidentPublic:
+        return await act(incident_id, {"action": "note", "by": body.by, "text": body.text})
+
+    return router

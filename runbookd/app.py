@@ -1,0 +1,170 @@
+"""``create_app(settings)``: the composition root. Nothing is built at import time.
+
+The lifespan builds the ``Service`` (store, journal writer, engine thread, executor), and routes
+are mounted once it exists, so a bad runbook or an unreachable database fails the start before
+anything listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.params import Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from alerts.polling import Poll
+from alerts.routes import ingest_router
+from connectors.base import ConnectorSpec, Settings
+from runbookd.api.approvals import approvals_router
+from runbookd.api.incidents import incidents_router
+from runbookd.api.runbooks import runbooks_router
+from runbookd.auth import Credentials, require
+from runbookd.service import Options, Service
+
+if TYPE_CHECKING:
+    from runbookd.settings import Settings as RunbookdSettings
+
+
+def build_app(
+    options: Options,
+    *,
+    credentials: Credentials | None = None,
+    max_body_bytes: int = 1_048_576,
+    specs: Mapping[str, ConnectorSpec] | None = None,
+    connector_settings: Mapping[str, Settings] | None = None,
+) -> FastAPI:
+    """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it."""
+    if specs is None:
+        from connectors.registry import load_specs
+
+        specs = load_specs()
+    service = Service(options, specs, connector_settings)
+    credentials = credentials or Credentials()
+    # No dependency at all when auth is off: FastAPI's dependency solving costs ~12% of a
+    # webhook request's CPU even for a check that always passes (bench/RESULTS.md, Ingest).
+    guard: list[Depends] = [Depends(require(credentials))] if credentials.required else []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="runbookd",
+        version="0.1.0",
+        description="Runbook automation for incident response.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    children: dict[tuple[str, str], Any] = {}
+
+    def count(source: str, outcome: str, n: int) -> None:
+        if not n:
+            return
+        child = children.get((source, outcome))
+        if child is None:  # .labels() costs a lock and a dict build per call: keep the child
+            m = service.metrics
+            if outcome.startswith("rejected:"):
+                child = m.requests_rejected.labels(source, outcome.partition(":")[2])
+            else:
+                child = m.alerts_received.labels(source, outcome)
+            children[(source, outcome)] = child
+        child.inc(1 if outcome.startswith("rejected:") else n)
+
+    app.include_router(
+        ingest_router(
+            service.inbox,
+            max_body_bytes=max_body_bytes,
+            count=count,
+            on_truncated=service.on_truncated,
+            dependencies=guard,
+        )
+    )
+    app.include_router(incidents_router(service, guard))
+    app.include_router(runbooks_router(service, guard))
+    app.include_router(approvals_router(service, guard))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name the field first: "body.by: Field required" reads better than pydantic's list.
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(
+            {"detail": f"{where}: {first['msg']}", "errors": _plain(errors)}, status_code=422
+        )
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Store reachable, engine running, schema current")
+    async def readyz() -> JSONResponse:
+        checks = await asyncio.to_thread(service.ready)
+        return JSONResponse(checks, status_code=200 if checks["ok"] else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _plain(errors: Any) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
+
+
+def create_app(settings: RunbookdSettings) -> FastAPI:
+    """The app for a loaded configuration (``runbookd serve``)."""
+    from connectors.registry import load_settings as load_connector_settings
+    from connectors.registry import load_specs
+
+    specs = load_specs()
+    auth = settings.auth
+    credentials = Credentials(
+        bearer_token=auth.bearer_token.get_secret_value() if auth.bearer_token else None,
+        basic_username=auth.basic_username,
+        basic_password=auth.basic_password.get_secret_value() if auth.basic_password else None,
+    )
+    options = Options(
+        database_url=settings.database_url_resolved(),
+        runbooks=list(settings.runbooks),
+        dry_run=settings.engine.dry_run,
+        ingest_batch_max=settings.ingest.batch_max,
+        ingest_commit_interval=settings.ingest.commit_interval.total_seconds(),
+        engine_batch_max=settings.engine.batch_max,
+        workers=settings.executor.workers,
+        default_timeout=settings.executor.default_timeout.total_seconds(),
+        alertmanager_api_url=settings.alertmanager.api_url,
+        alertmanager_timeout=settings.alertmanager.timeout.total_seconds(),
+        polls=tuple(_polls(settings)),
+        breaker_failures=settings.executor.breaker_failures,
+        breaker_open_for=settings.executor.breaker_open_for.total_seconds(),
+    )
+    return build_app(
+        options,
+        credentials=credentials,
+        max_body_bytes=settings.server.max_body_bytes,
+        specs=specs,
+        connector_settings=load_connector_settings(specs, settings.connectors),
+    )
+
+
+def _polls(settings: RunbookdSettings) -> list[Poll]:
+    out = []
+    for poll in settings.polling:
+        url = settings.poll_url(poll)
+        if url is None:  # the settings loader reports this; never start a poll with no target
+            continue
+        out.append(Poll(poll.name, poll.query, poll.every.total_seconds(), url, dict(poll.labels)))
+    return out

@@ -1,0 +1,96 @@
+"""Every metric runbookd exports, in one place (Prometheus naming: unit suffixes, _total).
+
+Each app gets its own registry, so two apps in one process (tests) never share counters.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.alerts_received = Counter(
+            "runbookd_alerts_received_total",
+            "Alerts and events received, by source and outcome "
+            "(accepted, duplicate, stale, rejected).",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.requests_rejected = Counter(
+            "runbookd_ingest_requests_rejected_total",
+            "Ingest requests refused, by reason (malformed, too_large, unauthorized, unavailable).",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.truncated_alerts = Counter(
+            "runbookd_alertmanager_truncated_alerts_total",
+            "Alerts Alertmanager reported as cut from notifications (truncatedAlerts).",
+            registry=r,
+        )
+        self.truncated_fetched = Counter(
+            "runbookd_alertmanager_truncated_fetched_total",
+            "Alerts fetched from Alertmanager's API because a notification was truncated.",
+            registry=r,
+        )
+        self.inbox_depth = Gauge(
+            "runbookd_inbox_depth",
+            "Journal entries accepted but not yet applied by the engine.",
+            registry=r,
+        )
+        self.engine_lag = Gauge(
+            "runbookd_engine_lag_seconds",
+            "Age of the oldest journal entry the engine has not applied yet.",
+            registry=r,
+        )
+        self.engine_batch_seconds = Histogram(
+            "runbookd_engine_batch_duration_seconds",
+            "Time to apply one batch of journal entries.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.incidents = Gauge(
+            "runbookd_incidents",
+            "Incidents by status and severity.",
+            ["status", "severity"],
+            registry=r,
+        )
+        self.incidents_opened = Counter(
+            "runbookd_incidents_opened_total",
+            "Incidents opened, by runbook.",
+            ["runbook"],
+            registry=r,
+        )
+        self.escalations = Counter(
+            "runbookd_escalations_total",
+            "Escalations to a next level, by runbook.",
+            ["runbook"],
+            registry=r,
+        )
+        self.notifications = Counter(
+            "runbookd_connector_calls_total",
+            "Connector calls finished, by connector and outcome (ok, failed).",
+            ["connector", "outcome"],
+            registry=r,
+        )
+        self.timer_lateness = Histogram(
+            "runbookd_timer_lateness_seconds",
+            "How late timers (escalation deadlines, for:, windows) fired after they came due.",
+            buckets=LATENCY_BUCKETS + (30.0, 60.0, 300.0),
+            registry=r,
+        )
+        self.alert_to_incident = Histogram(
+            "runbookd_alert_to_incident_seconds",
+            "From receiving the alert that opened an incident to the incident being stored.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.replayed = Gauge(
+            "runbookd_engine_replayed_entries",
+            "Journal entries replayed to rebuild the engine at the last start.",
+            registry=r,
+        )

@@ -1,0 +1,360 @@
+"""The running service's parts and their wiring: store, journal writer, engine thread, executor.
+
+``Service`` is built from settings by ``create_app``'s lifespan and torn down with it; nothing
+here runs at import. Start order matters: migrate, recover the engine from the journal, record
+the runbook library if it changed, then accept traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select
+
+from alerts.alertmanager import Notification
+from alerts.amapi import fetch_group
+from alerts.inbox import Accepted, Receipt, Unavailable
+from alerts.polling import Poll, run_poll
+from connectors.base import ConnectorSpec, Settings
+from engine.breaker import Breakers
+from engine.commands import Command
+from engine.events import Event
+from engine.executor import Executor, Outcome, Work
+from engine.lang.diagnostics import Diagnostic
+from runbookd.library import Library, load_library
+from runbookd.metrics import Metrics
+from runbookd.store import db
+from runbookd.store import tables as t
+from runbookd.store.codec import loads
+from runbookd.store.writer import EntryJob, IngestJob, IngestResult, StoreUnavailable, Writer
+from runbookd.worker import Worker, library_payload
+
+log = logging.getLogger(__name__)
+
+
+class StartError(Exception):
+    """The service cannot start (bad runbooks, unreachable database); the message says why."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the service needs from the settings, flattened (keeps this module testable)."""
+
+    database_url: str
+    runbooks: list[Path]
+    dry_run: bool = False
+    ingest_batch_max: int = 500
+    ingest_commit_interval: float = 0.0
+    engine_batch_max: int = 500
+    workers: int = 16
+    default_timeout: float = 30.0
+    alertmanager_api_url: str | None = None
+    alertmanager_timeout: float = 5.0
+    polls: tuple[Poll, ...] = ()
+    breaker_failures: int = 5
+    breaker_open_for: float = 30.0
+
+
+class JournalInbox:
+    """``alerts.inbox.Inbox`` on the journal writer."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    async def put(self, events: list[Event], receipt: Receipt) -> Accepted:
+        job = IngestJob(
+            events=events,
+            source=receipt.source,
+            received_at=receipt.received_at,
+            receiver=receipt.receiver,
+            group_key=receipt.group_key,
+            external_url=receipt.external_url,
+            truncated_alerts=receipt.truncated_alerts,
+        )
+        try:
+            result: IngestResult = await asyncio.wrap_future(self._writer.submit(job))
+        except StoreUnavailable as exc:
+            raise Unavailable(str(exc)) from None
+        return Accepted(result.accepted, result.duplicates, result.stale)
+
+
+class OutboxPort:
+    """``engine.executor.WorkPort`` on the outbox table and the journal writer."""
+
+    def __init__(self, db_engine: Engine, writer: Writer, metrics: Metrics) -> None:
+        self._db = db_engine
+        self._writer = writer
+        self._metrics = metrics
+
+    def pending(self, limit: int, exclude: frozenset[str]) -> list[Work]:
+        query = (
+            select(t.outbox.c.call_id, t.outbox.c.kind, t.outbox.c.payload)
+            .where(t.outbox.c.status == "pending")
+            .order_by(t.outbox.c.created_at)
+            .limit(limit + len(exclude))
+        )
+        with self._db.connect() as conn:
+            rows = conn.execute(query).all()
+        out = [Work(cid, kind, loads(payload)) for cid, kind, payload in rows if cid not in exclude]
+        return out[:limit]
+
+    async def finish(self, work: Work, outcome: Outcome) -> None:
+        payload: dict[str, Any] = {"call_id": work.call_id, "seconds": round(outcome.seconds, 4)}
+        if outcome.error is None:
+            payload["result"] = outcome.result or {}
+        else:
+            payload["error"] = outcome.error
+            payload["retryable"] = outcome.retryable
+        job = EntryJob(
+            kind="call_result",
+            payload=payload,
+            at=datetime.now(UTC),
+            outbox_call_id=work.call_id,
+            outbox_status="done" if outcome.error is None else "failed",
+            outbox_error=outcome.error,
+        )
+        await asyncio.wrap_future(self._writer.submit(job))
+        connector = str(work.data.get("connector"))
+        self._metrics.notifications.labels(
+            connector, "ok" if outcome.error is None else "failed"
+        ).inc()
+
+
+class Service:
+    def __init__(
+        self,
+        options: Options,
+        specs: Mapping[str, ConnectorSpec],
+        connector_settings: Mapping[str, Settings] | None = None,
+    ) -> None:
+        self.options = options
+        self.specs = specs
+        self.connector_settings = dict(connector_settings or {})
+        self.metrics = Metrics()
+        self.db = db.make_engine(options.database_url)
+        # One lock for every write transaction in this process (journal writer, engine thread).
+        write_lock = threading.Lock()
+        self.worker = Worker(
+            self.db,
+            lock=write_lock,
+            dry_run=options.dry_run,
+            batch_max=options.engine_batch_max,
+            on_work=self._wake_executor,
+            on_applied=self._observe,
+            on_tick=self.metrics.timer_lateness.observe,
+        )
+        self.writer = Writer(
+            self.db,
+            batch_max=options.ingest_batch_max,
+            on_commit=self.worker.notify,
+            lock=write_lock,
+            commit_interval=options.ingest_commit_interval,
+        )
+        self.inbox = JournalInbox(self.writer)
+        self.library: Library | None = None
+        self.http: httpx.AsyncClient | None = None
+        self.executor: Executor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._scheduler: Any = None  # apscheduler 3 ships no type hints
+
+    # --- start / stop ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        library = load_library(self.options.runbooks, specs=dict(self.specs))
+        if not library.ok:
+            lines = "\n".join(str(d) for d in library.diagnostics)
+            raise StartError(f"the runbooks do not pass `runbookd check`:\n{lines}")
+        self.library = library
+        try:
+            await asyncio.to_thread(db.upgrade, self.db)
+        except Exception as exc:
+            raise StartError(f"cannot prepare the database: {type(exc).__name__}: {exc}") from exc
+        replayed = await asyncio.to_thread(self.worker.recover)
+        self.metrics.replayed.set(replayed)
+        log.info("engine rebuilt from %d journal entries", replayed)
+        self.writer.start()
+        self.worker.start()
+        await self.record_library(library)
+        self.http = httpx.AsyncClient()
+        self.executor = Executor(
+            self.specs,
+            OutboxPort(self.db, self.writer, self.metrics),
+            self.http,
+            settings=self.connector_settings,
+            workers=self.options.workers,
+            default_timeout=self.options.default_timeout,
+            breakers=Breakers(self.options.breaker_failures, self.options.breaker_open_for),
+        )
+        self._tasks.append(asyncio.create_task(self.executor.run()))
+        self._tasks.append(asyncio.create_task(self._gauges()))
+        self._start_polls()
+
+    def _start_polls(self) -> None:
+        if not self.options.polls or self.http is None:
+            return
+        # APScheduler for the periodic jobs (ARCHITECTURE decision 3); one instance per poll at
+        # a time and missed runs coalesced, so a slow Prometheus cannot pile queries up.
+        from apscheduler.schedulers.asyncio import (  # type: ignore[import-untyped]  # no hints in 3.x
+            AsyncIOScheduler,
+        )
+
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        client = self.http
+        for poll in self.options.polls:
+            scheduler.add_job(
+                self._poll_once,
+                "interval",
+                args=[poll, client],
+                seconds=poll.every_s,
+                id=f"poll:{poll.name}",
+                next_run_time=datetime.now(UTC),
+                coalesce=True,
+                max_instances=1,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def _poll_once(self, poll: Poll, client: httpx.AsyncClient) -> None:
+        stored = await run_poll(poll, client, self.inbox, datetime.now(UTC))
+        self.metrics.alerts_received.labels(f"poll:{poll.name}", "accepted").inc(stored)
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.executor is not None:
+            await self.executor.drain()
+        self.worker.stop()
+        self.writer.stop()
+        if self.http is not None:
+            await self.http.aclose()
+        self.db.dispose()
+
+    async def record_library(self, library: Library) -> bool:
+        """Journal the library when it differs from the one the engine runs; True if it did."""
+        files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
+        payload = library_payload(files)
+        digest = hashlib.sha256(repr(payload).encode()).hexdigest()
+        if digest == self.worker.library_digest:
+            return False
+        payload["digest"] = digest
+        seq = await asyncio.wrap_future(
+            self.writer.submit(EntryJob(kind="runbooks", payload=payload, at=datetime.now(UTC)))
+        )
+        await asyncio.wrap_future(self.worker.wait_applied(int(seq)))
+        return True
+
+    async def reload(self) -> list[Diagnostic]:
+        """Validate the runbooks on disk, then swap; on any error keep the running version."""
+        library = await asyncio.to_thread(
+            load_library, self.options.runbooks, specs=dict(self.specs)
+        )
+        if not library.ok:
+            return library.diagnostics
+        await self.record_library(library)
+        self.library = library
+        return []
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def _wake_executor(self) -> None:
+        if self._loop is not None and self.executor is not None:
+            self._loop.call_soon_threadsafe(self.executor.wake)
+
+    def _observe(self, commands: list[Command], seconds: float) -> None:
+        m = self.metrics
+        m.engine_batch_seconds.observe(seconds)
+        now = datetime.now(UTC)
+        for c in commands:
+            if c.kind == "open_incident":
+                m.incidents_opened.labels(c.runbook or "").inc()
+                # The engine's clock reads the triggering entry's receive time (see worker).
+                m.alert_to_incident.observe(max((now - c.at).total_seconds(), 0.0))
+            elif c.kind == "escalate":
+                m.escalations.labels(c.runbook or "").inc()
+
+    async def on_truncated(self, note: Notification) -> None:
+        """Fetch the alerts a truncated notification cut, in the background."""
+        self.metrics.truncated_alerts.inc(note.truncated_alerts)
+        url = self.options.alertmanager_api_url
+        if not url or self.http is None:
+            return
+        client = self.http
+
+        async def fetch() -> None:
+            try:
+                events = await fetch_group(
+                    client,
+                    url,
+                    note.group_labels,
+                    received_at=datetime.now(UTC),
+                    timeout=self.options.alertmanager_timeout,
+                )
+                receipt = Receipt(source="alertmanager-api", received_at=datetime.now(UTC))
+                result = await self.inbox.put(events, receipt)
+                self.metrics.truncated_fetched.inc(result.accepted)
+            except Exception as exc:  # the notification itself is stored; this is a bonus
+                log.warning("could not fetch truncated alerts from %s: %s", url, type(exc).__name__)
+
+        self._tasks.append(asyncio.create_task(fetch()))
+
+    async def _gauges(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self._read_gauges)
+            except Exception:
+                log.debug("gauge refresh failed", exc_info=True)
+            await asyncio.sleep(5)
+
+    def _read_gauges(self) -> None:
+        m = self.metrics
+        with self.db.connect() as conn:
+            pending = conn.execute(
+                select(func.count(), func.min(t.journal.c.at)).where(
+                    t.journal.c.seq > self.worker.applied_seq
+                )
+            ).one()
+            rows = conn.execute(
+                select(t.incident.c.status, t.incident.c.severity, func.count()).group_by(
+                    t.incident.c.status, t.incident.c.severity
+                )
+            ).all()
+        m.inbox_depth.set(pending[0] or 0)
+        oldest = pending[1]
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            m.engine_lag.set(max((datetime.now(UTC) - oldest).total_seconds(), 0.0))
+        else:
+            m.engine_lag.set(0)
+        m.incidents.clear()
+        for status, severity, n in rows:
+            m.incidents.labels(status, severity).set(n)
+
+    def ready(self) -> dict[str, Any]:
+        """What /readyz reports; ``ok`` only when every part is."""
+        checks: dict[str, Any] = {}
+        try:
+            checks["store"] = db.is_current(self.db)
+            if not checks["store"]:
+                checks["store_detail"] = "migrations are not current"
+        except Exception as exc:
+            checks["store"] = False
+            checks["store_detail"] = type(exc).__name__
+        checks["engine"] = self.worker.running and self.worker.last_error is None
+        if self.worker.last_error:
+            checks["engine_detail"] = self.worker.last_error
+        checks["ok"] = bool(checks["store"] and checks["engine"])
+        return checks

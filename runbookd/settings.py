@@ -1,0 +1,378 @@
+"""The service's settings: typed models, and ``load_settings`` (config.yaml + environment).
+
+``load_settings(path)`` reads the file, substitutes ``${env:NAME}`` references, applies
+``RUNBOOKD_<KEY>`` overrides from the environment (they win), validates everything at once and
+raises one ``SettingsError`` listing every problem as ``SOURCE: key.path: message, got value``.
+Secrets never appear in messages or in ``repr(settings)``. Nothing is read at import time.
+The rules are documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from engine.lang.diagnostics import did_you_mean, short_repr
+from engine.lang.durations import Duration, Offset
+from engine.lang.model import ID_PATTERN
+from runbookd.settings_sources import (
+    Loc,
+    Problem,
+    apply,
+    env_overrides,
+    field_shape,
+    interpolate,
+    read_file,
+)
+
+_SECRET_WORDS = re.compile(r"password|passwd|token|secret|credential|api_?key", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*?:)(?P<pw>[^/?#]*)@")
+_DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; ``problems`` holds one line per problem, no secrets."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user info replaced by ``***`` (the rest unchanged)."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", url, count=1)
+
+
+def is_secret_key(name: str) -> bool:
+    """True for key names whose values are secrets (password, token, secret, api_key, ...)."""
+    return bool(_SECRET_WORDS.search(name))
+
+
+def _blank_is_none(value: Any) -> Any:
+    # `${env:NAME:-}` and `RUNBOOKD_X=` mean "not set" for optional values.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
+OptionalHttpUrl = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_http_url)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_none)]
+
+
+class Section(BaseModel):
+    """Base of every settings model: unknown keys are errors; URLs are redacted in repr."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if isinstance(value, str) and name and name.endswith("url"):
+                yield name, redact_url(value)
+            else:
+                yield name, value
+
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 for all.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port to listen on.")
+    max_body_bytes: int = Field(
+        1_048_576, gt=0, description="Largest request body accepted; larger ones get 413."
+    )
+    access_log: bool = Field(False, description="Log one line per HTTP request.")
+
+
+class AuthSettings(Section):
+    bearer_token: OptionalSecret = Field(
+        None, description="Token expected as `Authorization: Bearer <token>`; unset = no bearer."
+    )
+    basic_username: OptionalText = Field(None, description="HTTP basic auth user name.")
+    basic_password: OptionalSecret = Field(None, description="HTTP basic auth password.")
+
+    @model_validator(mode="after")
+    def _basic_pair(self) -> AuthSettings:
+        if (self.basic_username is None) != (self.basic_password is None):
+            given, missing = (
+                ("basic_username", "basic_password")
+                if self.basic_username is not None
+                else ("basic_password", "basic_username")
+            )
+            raise ValueError(f"{given} is set but {missing} is not; set both or neither")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when requests must carry credentials."""
+        return self.bearer_token is not None or self.basic_username is not None
+
+
+class AlertmanagerSettings(Section):
+    api_url: OptionalHttpUrl = Field(
+        None,
+        description="Alertmanager base URL (e.g. http://127.0.0.1:9093), used to fetch the alerts "
+        "a webhook cut off with truncatedAlerts; unset = truncated alerts are only counted.",
+    )
+    timeout: Duration = Field(
+        timedelta(seconds=5), description="Timeout of one Alertmanager API request."
+    )
+
+
+class IngestSettings(Section):
+    batch_max: int = Field(500, ge=1, description="Most events written in one inbox transaction.")
+    commit_interval: Offset = Field(
+        timedelta(0),
+        description="Group commit: how long a write waits for others to share its transaction "
+        "(0s = commit at once; writes arriving during a commit still share the next one).",
+    )
+
+
+class EngineSettings(Section):
+    dry_run: bool = Field(False, description="Run no connector with side effects; record them.")
+    batch_max: int = Field(500, ge=1, description="Most events the engine thread takes at once.")
+
+
+class ExecutorSettings(Section):
+    workers: int = Field(16, ge=1, description="Connector calls running at the same time.")
+    default_timeout: Duration = Field(
+        timedelta(seconds=30), description="Timeout of a connector call whose step sets none."
+    )
+    breaker_failures: int = Field(
+        5, ge=1, description="Consecutive failures of a connector that open its circuit."
+    )
+    breaker_open_for: Duration = Field(
+        timedelta(seconds=30), description="How long an open circuit refuses calls before a trial."
+    )
+
+
+class PollSettings(Section):
+    name: str = Field(pattern=ID_PATTERN, description="Unique name; events carry it as source.")
+    query: str = Field(min_length=1, description="PromQL expression, evaluated every `every`.")
+    every: Duration = Field(timedelta(seconds=30), description="Polling interval.")
+    url: OptionalHttpUrl = Field(
+        None, description="Prometheus base URL; unset = connectors.prometheus.url."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels on every event this poll produces."
+    )
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    format: Literal["text", "json"] = Field("text", description="text for people, json for tools.")
+
+
+class Settings(Section):
+    """Everything ``runbookd serve`` needs; built by ``load_settings``."""
+
+    data_dir: Path = Field(
+        Path("data"), description="Local state: the SQLite database when database_url is unset."
+    )
+    database_url: OptionalText = Field(
+        None,
+        description="SQLAlchemy URL of the store; unset = sqlite:///<data_dir>/runbookd.db.",
+    )
+    runbooks: list[Path] = Field(
+        default_factory=lambda: [Path("runbooks")], description="Runbook files or folders."
+    )
+    server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
+    alertmanager: AlertmanagerSettings = Field(
+        default_factory=AlertmanagerSettings, description="Alertmanager API access."
+    )
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Alert intake.")
+    engine: EngineSettings = Field(default_factory=EngineSettings, description="Rules engine.")
+    executor: ExecutorSettings = Field(
+        default_factory=ExecutorSettings, description="Connector calls."
+    )
+    polling: list[PollSettings] = Field(
+        default_factory=list, description="Prometheus queries polled into events."
+    )
+    connectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-connector sections, validated by connectors.registry.",
+    )
+    log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None and not _DB_URL.match(value):
+            raise ValueError("not a database URL; write e.g. postgresql+psycopg://user@host/db")
+        return value
+
+    @field_validator("polling")
+    @classmethod
+    def _unique_polls(cls, value: list[PollSettings]) -> list[PollSettings]:
+        seen: dict[str, int] = {}
+        for index, poll in enumerate(value):
+            if poll.name in seen:
+                raise ValueError(
+                    f"duplicate name {poll.name!r} (entries {seen[poll.name]} and {index})"
+                )
+            seen[poll.name] = index
+        return value
+
+    def database_url_resolved(self) -> str:
+        """``database_url``, or the embedded SQLite database in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.absolute() / 'runbookd.db'}"
+
+    def poll_url(self, poll: PollSettings) -> str | None:
+        """The Prometheus URL a poll queries: its own, else ``connectors.prometheus.url``."""
+        fallback = self.connectors.get("prometheus", {}).get("url")
+        return poll.url or (str(fallback) if fallback else None)
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "connectors":
+                # Connector sections are raw until the registry validates them: show keys only.
+                yield name, {c: sorted(section) for c, section in self.connectors.items()}
+            else:
+                yield name, value
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from the file at ``path`` (None: defaults only) and ``RUNBOOKD_*`` variables.
+
+    Raises ``SettingsError`` with every problem of the file and the environment at once.
+    """
+    source = str(path) if path is not None else "settings"
+    data: Any = None
+    if path is not None:
+        data, problems = read_file(path)
+        if problems:
+            raise SettingsError([str(p) for p in problems])
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise SettingsError([f"{source}: the top level must be a mapping of keys, got a {kind}"])
+    data, broken, from_env = interpolate(data, environ)
+    overrides, problems = env_overrides(Settings, environ)
+    origins = {o.loc: o.variable for o in overrides}
+    from_file = set(data) - {loc[0] for loc in origins if len(loc) == 1}
+    data = apply(data, overrides)
+
+    def origin(loc: Loc) -> str:
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in origins:
+                return origins[loc[:end]]
+        return source
+
+    def overridden(loc: Loc) -> bool:
+        return any(loc[: len(o)] == o for o in origins)
+
+    problems += [Problem(source, p.loc, p.message) for p in broken if not overridden(p.loc)]
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if not any(loc[: len(p.loc)] == p.loc for p in broken):
+                problems.append(Problem(origin(loc), loc, _message(error, loc in from_env)))
+    if settings is not None:
+        problems += [Problem(origin(loc), loc, msg) for loc, msg in _cross_checks(settings)]
+    if problems or settings is None:
+        raise SettingsError([str(p) for p in problems])
+    base = path.parent if path is not None else Path.cwd()
+    return _resolve_paths(settings, base, from_file)
+
+
+def _resolve_paths(settings: Settings, base: Path, from_file: set[str]) -> Settings:
+    # Paths written in the file are relative to the file's folder; paths from the environment
+    # and the defaults are relative to the working directory.
+    def absolute(key: str, value: Path) -> Path:
+        value = value.expanduser()
+        return ((base if key in from_file else Path.cwd()) / value).resolve()
+
+    return settings.model_copy(
+        update={
+            "data_dir": absolute("data_dir", settings.data_dir),
+            "runbooks": [absolute("runbooks", p) for p in settings.runbooks],
+        }
+    )
+
+
+def _cross_checks(settings: Settings) -> list[tuple[Loc, str]]:
+    out: list[tuple[Loc, str]] = []
+    for index, poll in enumerate(settings.polling):
+        if settings.poll_url(poll) is None:
+            message = "no url, and connectors.prometheus.url is not set either"
+            out.append((("polling", index, "url"), message))
+    return out
+
+
+def _message(error: ErrorDetails, hide_value: bool = False) -> str:
+    """pydantic's message with the key path's own words and the bad value, never a secret."""
+    loc = tuple(error["loc"])
+    kind, value, text = error["type"], error["input"], error["msg"]
+    if kind == "extra_forbidden":
+        known = _keys_at(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), known)
+        return f"unknown key{hint}" if hint else f"unknown key; known keys: {', '.join(known)}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "model_type":
+        text = "Input should be a mapping of keys"
+    shown = "<redacted>" if hide_value else _shown(loc, value)
+    if shown == "<redacted>" and isinstance(value, str) and value:
+        text = text.replace(repr(value), shown)  # validators name the value they refuse
+    if kind == "value_error":
+        # Our validators' messages already name the bad value (or the section is the value).
+        text = text.removeprefix("Value error, ")
+        if shown is None or shown in text or isinstance(value, list):
+            return text
+    if shown is None:
+        return text
+    return f"{text}, got {shown}"
+
+
+def _shown(loc: Loc, value: Any) -> str | None:
+    """How a bad value may appear in a message: None for whole sections (they may hold
+    secrets and the message is about the section)."""
+    if isinstance(value, Mapping | BaseModel):
+        return None
+    names = [str(p) for p in loc if isinstance(p, str)]
+    if names[:1] in (["auth"], ["connectors"]) or any(is_secret_key(n) for n in names):
+        return "<redacted>"
+    if isinstance(value, SecretStr):
+        return "<redacted>"
+    if isinstance(value, str) and "@" in value and names and names[-1].endswith("url"):
+        redacted = redact_url(value)
+        return short_repr(redacted) if redacted != value else "<redacted>"
+    return short_repr(value)
+
+
+def _keys_at(loc: Loc) -> list[str]:
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        model = field_shape(info.annotation)[1] if info is not None else None
+    return list(model.model_fields) if model is not None else []

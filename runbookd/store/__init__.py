@@ -1,0 +1,1 @@
+"""Persistence: the journal of engine inputs, the outbox, incidents and their timelines."""

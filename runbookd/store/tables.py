@@ -1,0 +1,139 @@
+"""The tables, as SQLAlchemy Core metadata shared by the hot paths and the Alembic migrations.
+
+Why Core and not SQLModel classes here: the webhook and engine paths insert hundreds of rows per
+transaction, and ORM objects cost more than the database does on that path (shared notes,
+ingest-performance). SQLModel is used where objects are read by people: see ``runbookd.store.read``.
+
+The journal is the source of truth. Every engine input -- an alert, a generic event, a person's
+acknowledgement, a connector's result -- is a journal row before anyone is told it was received.
+The engine's state is a pure function of the applied rows (plus the recorded ticks), so after a
+crash it is rebuilt by replaying them; see ``runbookd.worker``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+#: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    #: event | action | call_result | runbooks
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+#: The latest state seen per alert fingerprint: what tells a retry or an HA copy from news.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("fingerprint", String(128), primary_key=True),
+    Column("starts_at", String(40), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: One row per webhook call: for audits and for counting truncated notifications.
+receipt = Table(
+    "receipt",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("receiver", String(256), nullable=False, default=""),
+    Column("group_key", Text, nullable=False, default=""),
+    Column("external_url", Text, nullable=False, default=""),
+    Column("truncated_alerts", Integer, nullable=False, default=0),
+    Column("accepted", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+)
+
+#: Single row (id = 1): the last journal row the engine applied and committed the effects of.
+engine_state = Table(
+    "engine_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("applied_seq", SeqType, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: When the engine fired due timers, and after which journal row: replay repeats them exactly.
+engine_tick = Table(
+    "engine_tick",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("after_seq", SeqType, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: Connector calls the engine asked for; the executor runs each once per call_id.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("call_id", String(200), primary_key=True),
+    Column("incident_id", String(64), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+    #: pending | done | failed
+    Column("status", String(10), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_outbox_status", "status"),
+)
+
+incident = Table(
+    "incident",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("runbook", String(128), nullable=False),
+    Column("runbook_version", Integer, nullable=False),
+    Column("section", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by", String(256), nullable=True),
+    Column("mitigated_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_by", String(256), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("alerts", Integer, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_incident_status", "status"),
+    Index("ix_incident_opened_at", "opened_at"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("journal_seq", SeqType, nullable=True),
+    Index("ix_timeline_incident", "incident_id", "id"),
+)

@@ -1,0 +1,468 @@
+"""The engine thread: applies journal entries in order and commits their effects atomically.
+
+The engine (``engine.runtime.Engine``) is a deterministic state machine: given the same inputs at
+the same clock readings it makes the same decisions, incident ids included. So the service keeps
+no engine snapshot. It keeps the inputs -- the journal, plus an ``engine_tick`` row for every time
+it fired due timers -- and a watermark ``engine_state.applied_seq``. For each batch, ONE
+transaction stores the commands (outbox for connector calls, timeline for everything), the
+incident rows they touched, the ticks and the new watermark.
+
+On start the thread replays every applied entry and tick on a virtual clock, discarding the
+commands (their effects are already stored), and continues with what is not applied yet. A crash
+at any instant therefore loses nothing and repeats nothing: the journal has every accepted input,
+and a batch's effects are either all stored with its watermark or not at all. A timer that came
+due while the process was down fires once, at the first tick after the restart.
+
+Replay cost grows with the journal; see docs/decisions.md for the measured rate and the plan
+(periodic snapshots) for when it matters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+
+from engine.clock import Clock, SystemClock, VirtualClock
+from engine.commands import WORK_KINDS, Command
+from engine.compiler import CompiledRunbook, compile_runbook
+from engine.incident import Incident
+from engine.incident import Status as EngineStatus
+from engine.lang.loader import load_text
+from engine.rules import Matcher
+from engine.runtime import Engine as RulesEngine
+from engine.runtime import EngineError
+from runbookd.store import tables as t
+from runbookd.store.codec import dumps, event_from_dict, loads
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Longest time the stored watermark may trail batches that had no effect.
+WATERMARK_EVERY_S = 1.0
+#: Commands after which the list of waiting approvals can differ.
+_APPROVAL_KINDS = frozenset(
+    {"request_approval", "decide_approval", "resolve", "step_outcome", "close", "reopen"}
+)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What became of one journal entry: None, or why a person's action was refused."""
+
+    seq: int
+    error: str | None
+
+
+def library_payload(files: list[tuple[str, str]]) -> dict[str, Any]:
+    """The journal form of a runbook library: file names and texts, so replay needs no files."""
+    return {"files": [{"file": f, "text": text} for f, text in sorted(files)]}
+
+
+def compile_payload(payload: dict[str, Any]) -> list[CompiledRunbook]:
+    out = []
+    for item in payload["files"]:
+        loaded, problems = load_text(item["text"], item["file"])
+        if loaded is None:  # validated before it was journaled; a failure here is a bug
+            raise RuntimeError(f"journaled runbook {item['file']} no longer loads: {problems}")
+        out.append(compile_runbook(loaded.runbook))
+    return out
+
+
+def public_status(incident: Incident) -> str:
+    """The API's lifecycle: triggered -> acknowledged -> mitigated -> resolved -> closed."""
+    if incident.status is EngineStatus.closed:
+        return "closed"
+    if incident.status is EngineStatus.resolved:
+        return "resolved"
+    if incident.mitigated_at is not None:
+        return "mitigated"
+    return "acknowledged" if incident.status is EngineStatus.acknowledged else "triggered"
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Engine,
+        *,
+        dry_run: bool = False,
+        batch_max: int = 500,
+        wall: Clock | None = None,
+        on_work: Callable[[], None] | None = None,
+        on_applied: Callable[[list[Command], float], None] | None = None,
+        on_tick: Callable[[float], None] | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        #: shared with the journal writer (see Writer): one writer at a time on the database
+        self._lock = lock or threading.Lock()
+        self._db = db
+        self._dry_run = dry_run
+        self._batch_max = batch_max
+        self._wall = wall or SystemClock()
+        self._on_work = on_work
+        self._on_applied = on_applied
+        self._on_tick = on_tick
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: dict[int, list[Future[Applied]]] = {}
+        self._recent: dict[int, Applied] = {}
+        self._thread: threading.Thread | None = None
+        self.applied_seq = 0
+        self.library_digest: str | None = None
+        self.running = False
+        self.last_error: str | None = None
+        #: approvals waiting for a person, as of the last commit (read by the API thread)
+        self.approvals: list[dict[str, Any]] = []
+        self._saved_at = 0.0
+        self._new_engine()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def _new_engine(self) -> None:
+        self.clock = VirtualClock(EPOCH)
+        self.engine = RulesEngine(
+            [], self.clock, matcher=Matcher(), dry_run=self._dry_run, id_factory=self._ids()
+        )
+
+    @staticmethod
+    def _ids() -> Callable[[], str]:
+        counter = iter(range(1, 1 << 62))
+        return lambda: f"INC-{next(counter)}"
+
+    def recover(self) -> int:
+        """Rebuild the engine from the journal; returns how many entries were replayed."""
+        self._new_engine()
+        with self._db.begin() as conn:
+            row = conn.execute(select(t.engine_state.c.applied_seq).where(t.engine_state.c.id == 1))
+            applied = row.scalar()
+            if applied is None:
+                conn.execute(
+                    insert(t.engine_state).values(id=1, applied_seq=0, updated_at=self._wall.now())
+                )
+                applied = 0
+        self.applied_seq = int(applied)
+        count = 0
+        with self._db.connect() as conn:
+            ticks = self._ticks(conn)
+            tick = next(ticks, None)
+            while tick is not None and tick[0] == 0:
+                tick = next(ticks, None)
+            for seq, kind, at, payload in self._entries(conn, 0, self.applied_seq):
+                self._apply(seq, kind, at, payload)
+                count += 1
+                while tick is not None and tick[0] == seq:
+                    self._tick(tick[1])
+                    tick = next(ticks, None)
+        self.approvals = self._approvals_view()
+        return count
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="runbookd-engine", daemon=True)
+        self.running = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.running = False
+
+    def notify(self, _seq: int = 0) -> None:
+        """Something was journaled: wake up (called from the writer thread)."""
+        self._wake.set()
+
+    def wait_applied(self, seq: int) -> Future[Applied]:
+        """A future that completes when the entry ``seq`` has been applied and committed."""
+        future: Future[Applied] = Future()
+        with self._lock:
+            done = self._recent.get(seq)
+            if done is not None or seq <= self.applied_seq:
+                future.set_result(done or Applied(seq, None))
+            else:
+                self._waiters.setdefault(seq, []).append(future)
+        self._wake.set()
+        return future
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self._sleep_for(backoff))
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                if backoff:  # the store failed: our memory may be ahead of it; start over
+                    self.recover()
+                while self._step():
+                    pass
+                backoff = 0.0
+                self.last_error = None
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "engine batch failed, will rebuild from the journal: %s", self.last_error
+                )
+                backoff = min(max(backoff * 2, 0.2), 5.0)
+
+    def _sleep_for(self, backoff: float) -> float:
+        if backoff:
+            return backoff
+        due = self.engine.next_due()
+        if due is None:
+            return 1.0
+        return min(max((due - self._wall.now()).total_seconds(), 0.0), 1.0)
+
+    def _step(self) -> bool:
+        """One batch: apply new entries and due timers, commit. True when there may be more."""
+        with self._db.connect() as conn:
+            rows = list(self._entries(conn, self.applied_seq, None, limit=self._batch_max))
+        commands: list[Command] = []
+        outcomes: list[Applied] = []
+        started = time.perf_counter()
+        received: datetime | None = None
+        for seq, kind, at, payload in rows:
+            produced, error = self._apply(seq, kind, at, payload)
+            commands += produced
+            outcomes.append(Applied(seq, error))
+            received = received or at
+        last = rows[-1][0] if rows else self.applied_seq
+        ticks: list[tuple[int, datetime]] = []
+        due = self.engine.next_due()
+        now = self._wall.now()
+        if due is not None and due <= now:
+            at = max(now, self.clock.now())
+            commands += self._tick(at)
+            ticks.append((last, at))
+            if self._on_tick is not None:
+                self._on_tick((at - due).total_seconds())
+        if not rows and not ticks:
+            return False
+        if commands or ticks or time.monotonic() - self._saved_at > WATERMARK_EVERY_S:
+            self._commit(commands, last, ticks)
+            self._saved_at = time.monotonic()
+        # else: entries with no effect. Their watermark is stored with the next effect (or
+        # within a second); replaying them after a crash is harmless, they change nothing stored.
+        self.applied_seq = last
+        if any(c.kind in _APPROVAL_KINDS for c in commands):
+            self.approvals = self._approvals_view()
+        self._resolve_waiters(outcomes)
+        if self._on_applied is not None:
+            self._on_applied(commands, time.perf_counter() - started)
+        if self._on_work is not None and any(c.kind in WORK_KINDS for c in commands):
+            self._on_work()
+        return len(rows) == self._batch_max
+
+    def _apply(
+        self, seq: int, kind: str, at: datetime, payload: dict[str, Any]
+    ) -> tuple[list[Command], str | None]:
+        self.clock.set(max(at, self.clock.now()))
+        engine = self.engine
+        try:
+            if kind == "event":
+                return engine.ingest(event_from_dict(payload)), None
+            if kind == "call_result":
+                return engine.call_finished(
+                    payload["call_id"],
+                    result=payload.get("result"),
+                    error=payload.get("error"),
+                    retryable=bool(payload.get("retryable")),
+                    seconds=payload.get("seconds"),
+                ), None
+            if kind == "action":
+                return self._action(payload), None
+            if kind == "runbooks":
+                engine.set_runbooks(compile_payload(payload))
+                self.library_digest = payload.get("digest")
+                return [], None
+        except EngineError as exc:
+            return [], str(exc)
+        log.error("journal entry %d has unknown kind %r; skipped", seq, kind)
+        return [], f"unknown journal entry kind {kind!r}"
+
+    def _action(self, p: dict[str, Any]) -> list[Command]:
+        action, engine = p["action"], self.engine
+        if action == "ack":
+            return engine.acknowledge(p["incident"], p["by"])
+        if action == "resolve":
+            return engine.resolve(p["incident"], p["by"], p.get("reason") or "resolved by a person")
+        if action == "note":
+            return engine.add_note(p["incident"], p["text"], p["by"])
+        if action == "close":
+            return engine.close(p["incident"], p["by"])
+        if action == "reopen":
+            return engine.reopen(p["incident"], p["by"], p.get("reason") or "reopened")
+        if action == "decide":
+            return engine.decide(p["approval"], bool(p["approved"]), p["by"])
+        raise EngineError(f"unknown action {action!r}")
+
+    def _approvals_view(self) -> list[dict[str, Any]]:
+        out = []
+        for approval_id, (incident_id, step_id) in self.engine.waiting_approvals().items():
+            incident = self.engine.incidents.get(incident_id)
+            timer = self.engine.timers.get(f"{incident_id}:approval:{step_id}")
+            out.append(
+                {
+                    "id": approval_id,
+                    "incident": incident_id,
+                    "runbook": incident.runbook if incident else None,
+                    "step": step_id,
+                    "deadline": timer.due.isoformat() if timer else None,
+                }
+            )
+        return out
+
+    def _tick(self, at: datetime) -> list[Command]:
+        self.clock.set(max(at, self.clock.now()))
+        return self.engine.advance()
+
+    # --- storage --------------------------------------------------------------------------
+
+    def _entries(
+        self, conn: Connection, after: int, upto: int | None, limit: int | None = None
+    ) -> Iterator[tuple[int, str, datetime, dict[str, Any]]]:
+        query = select(t.journal).where(t.journal.c.seq > after).order_by(t.journal.c.seq)
+        if upto is not None:
+            query = query.where(t.journal.c.seq <= upto)
+        if limit is not None:
+            query = query.limit(limit)
+        for row in conn.execution_options(yield_per=2000).execute(query):
+            yield int(row.seq), row.kind, _aware(row.at), loads(row.payload)
+
+    def _ticks(self, conn: Connection) -> Iterator[tuple[int, datetime]]:
+        query = (
+            select(t.engine_tick.c.after_seq, t.engine_tick.c.at)
+            .where(t.engine_tick.c.after_seq <= self.applied_seq)
+            .order_by(t.engine_tick.c.id)
+        )
+        for after, at in conn.execute(query).all():
+            yield int(after), _aware(at)
+
+    def _commit(
+        self, commands: list[Command], last: int, ticks: list[tuple[int, datetime]]
+    ) -> None:
+        now = self._wall.now()
+        with self._lock, self._db.begin() as conn:
+            work = [
+                {
+                    "call_id": c.data["call_id"],
+                    "incident_id": c.incident,
+                    "kind": c.kind,
+                    "created_at": c.at,
+                    "payload": dumps(c.data),
+                    "status": "pending",
+                }
+                for c in commands
+                if c.kind in WORK_KINDS
+            ]
+            if work:
+                conn.execute(insert(t.outbox), work)
+            if commands:
+                conn.execute(
+                    insert(t.timeline),
+                    [
+                        {
+                            "incident_id": c.incident,
+                            "at": c.at,
+                            "kind": c.kind,
+                            "summary": c.detail(),
+                            "data": dumps(c.data),
+                            "journal_seq": last,
+                        }
+                        for c in commands
+                    ],
+                )
+            touched = sorted({c.incident for c in commands if c.incident})
+            if touched:
+                self._save_incidents(conn, touched, now)
+            if ticks:
+                conn.execute(insert(t.engine_tick), [{"after_seq": s, "at": a} for s, a in ticks])
+            conn.execute(
+                update(t.engine_state)
+                .where(t.engine_state.c.id == 1)
+                .values(applied_seq=last, updated_at=now)
+            )
+
+    def _save_incidents(self, conn: Connection, ids: list[str], now: datetime) -> None:
+        existing = set(
+            conn.execute(select(t.incident.c.id).where(t.incident.c.id.in_(ids))).scalars()
+        )
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for incident_id in ids:
+            row = {"id": incident_id, **incident_row(self.engine.incidents[incident_id], now)}
+            (changed if incident_id in existing else new).append(row)
+        if new:
+            conn.execute(insert(t.incident), new)
+        if changed:  # one executemany, keyed by the b_id bind (the column name is taken)
+            conn.execute(_INCIDENT_UPDATE, [{"b_id": r.pop("id"), **r} for r in changed])
+
+    def _resolve_waiters(self, outcomes: list[Applied]) -> None:
+        with self._lock:
+            for outcome in outcomes:
+                self._recent[outcome.seq] = outcome
+                for future in self._waiters.pop(outcome.seq, []):
+                    future.set_result(outcome)
+            # Waiters for entries that were applied (e.g. by a batch that had no effect).
+            for seq in [s for s in self._waiters if s <= self.applied_seq]:
+                for future in self._waiters.pop(seq):
+                    future.set_result(self._recent.get(seq) or Applied(seq, None))
+            while len(self._recent) > 10_000:
+                self._recent.pop(next(iter(self._recent)))
+
+    def journal_size(self) -> int:
+        with self._db.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.journal)).scalar() or 0)
+
+
+def incident_row(incident: Incident, now: datetime) -> dict[str, Any]:
+    rb = incident.compiled.runbook
+    return {
+        "runbook": rb.id,
+        "runbook_version": rb.version,
+        "section": rb.section,
+        "title": rb.title,
+        "severity": incident.severity.value,
+        "status": public_status(incident),
+        "key": incident.key,
+        "labels": dict(incident.labels),
+        "opened_at": incident.opened_at,
+        "acknowledged_at": incident.acked_at,
+        "acknowledged_by": incident.acked_by,
+        "mitigated_at": incident.mitigated_at,
+        "resolved_at": incident.resolved_at,
+        "resolved_by": incident.resolved_by,
+        "closed_at": incident.closed_at,
+        "alerts": len(incident.alerts) or sum(incident.alert_names.values()),
+        "detail": {
+            "nature": incident.nature.value,
+            "scope": incident.scope.value,
+            "complexity": incident.complexity.value,
+            "team": rb.team,
+            "trigger": incident.trigger,
+            "level": incident.level,
+            "handling": incident.handling,
+            # The correlated alerts (capped: an alert storm must not make one row huge).
+            "alerts": list(incident.alert_info.values())[:200],
+            "alert_names": dict(incident.alert_names),
+        },
+        "updated_at": now,
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; every stored time is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_INCIDENT_UPDATE = update(t.incident).where(t.incident.c.id == bindparam("b_id"))

@@ -1,0 +1,124 @@
+"""The executor: one bounded attempt per command, secrets resolved late and masked everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from pydantic import Field
+
+from connectors.base import (
+    CallContext,
+    ConnectorSpec,
+    Params,
+    PermanentError,
+    RetryableError,
+    Runtime,
+)
+from engine.breaker import Breakers
+from engine.executor import Executor, Outcome, Work
+
+SECRET = "xoxb-very-secret-token"
+
+
+class EchoParams(Params):
+    text: str = Field(description="echoed back")
+    behave: str = Field("ok", description="ok | slow | retryable | permanent | crash")
+
+
+async def echo(params: EchoParams, ctx: CallContext, runtime: Runtime) -> dict[str, Any]:
+    if params.behave == "slow":
+        await asyncio.sleep(10)  # the executor's deadline must cut this short
+    if params.behave == "retryable":
+        raise RetryableError(f"echo: upstream said 503 for {params.text}")
+    if params.behave == "permanent":
+        raise PermanentError(f"echo: refused {params.text}")
+    if params.behave == "crash":
+        raise ZeroDivisionError(params.text)
+    return {"text": params.text, "key": ctx.idempotency_key, "masked": sorted(ctx.secrets)}
+
+
+SPECS = {
+    "echo": ConnectorSpec("echo", EchoParams, "echo", ("text", "key"), run=echo),
+    "writer": ConnectorSpec("writer", EchoParams, "writes", run=echo),
+}
+
+
+class Port:
+    def pending(self, limit: int, exclude: frozenset[str]) -> list[Work]:
+        return []
+
+    async def finish(self, work: Work, outcome: Outcome) -> None:
+        return None
+
+
+def call(connector: str, params: dict[str, Any], **data: Any) -> Outcome:
+    async def run() -> Outcome:
+        async with httpx.AsyncClient() as client:
+            executor = Executor(
+                SPECS, Port(), client, default_timeout=0.2, environ={"TOKEN": SECRET}
+            )
+            work = Work(
+                "INC-1:fix:1", "run_step", {"connector": connector, "params": params, **data}
+            )
+            return await executor.call(work)
+
+    return asyncio.run(run())
+
+
+def test_env_references_are_resolved_for_the_call_and_passed_on_as_secrets() -> None:
+    outcome = call("echo", {"text": "token ${env:TOKEN}"})
+    assert outcome.error is None and outcome.result is not None
+    assert outcome.result["text"] == f"token {SECRET}"
+    assert outcome.result["key"] == "INC-1:fix:1"
+    assert outcome.result["masked"] == [SECRET]
+
+
+def test_failures_are_classified_and_never_show_the_secret() -> None:
+    retry = call("echo", {"text": "${env:TOKEN}", "behave": "retryable"})
+    assert retry.retryable and retry.error is not None
+    assert SECRET not in retry.error and "***" in retry.error
+    refused = call("echo", {"text": "${env:TOKEN}", "behave": "permanent"})
+    assert not refused.retryable and refused.error is not None and SECRET not in refused.error
+    crashed = call("echo", {"text": "${env:TOKEN}", "behave": "crash"})
+    assert crashed.error == "echo: ZeroDivisionError"
+
+
+def test_a_call_past_its_timeout_is_cut_and_retryable() -> None:
+    outcome = call("echo", {"text": "x", "behave": "slow"}, timeout="100ms")
+    assert outcome.retryable and outcome.error is not None and "timeout" in outcome.error
+    assert outcome.seconds < 5
+
+
+def test_bad_parameters_unknown_connectors_and_missing_variables_are_permanent() -> None:
+    bad = call("echo", {"txt": "x"})
+    assert not bad.retryable and bad.error is not None and "txt" in bad.error
+    unknown = call("nope", {})
+    assert unknown.error == "unknown connector 'nope'"
+    missing = call("echo", {"text": "${env:NOT_SET}"})
+    assert missing.error == "environment variable NOT_SET is not set"
+
+
+def test_a_dry_run_calls_nothing_that_writes() -> None:
+    outcome = call("writer", {"text": "x", "behave": "crash"}, dry_run=True)
+    assert outcome.result == {"dry_run": True} and outcome.error is None
+
+
+def test_a_connector_that_keeps_failing_is_cut_off() -> None:
+    async def run() -> list[Outcome]:
+        async with httpx.AsyncClient() as client:
+            executor = Executor(SPECS, Port(), client, breakers=Breakers(failures=2, open_for=60))
+            outcomes = []
+            for i in range(3):
+                work = Work(
+                    f"INC-1:fix:{i}",
+                    "run_step",
+                    {"connector": "echo", "params": {"text": "x", "behave": "retryable"}},
+                )
+                outcomes.append(await executor.call(work))
+            return outcomes
+
+    first, second, third = asyncio.run(run())
+    assert first.retryable and second.retryable
+    assert not third.retryable and third.error is not None and "circuit open" in third.error
