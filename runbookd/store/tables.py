@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -38,6 +40,14 @@ journal = Table(
     Column("kind", String(16), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("payload", Text, nullable=False),
+    # Finds the runbook library an incident ran under (post-mortems) without scanning the
+    # events. Partial, so the alert hot path writes no index entry for its own rows.
+    Index(
+        "ix_journal_library",
+        "seq",
+        sqlite_where=text("kind = 'runbooks'"),
+        postgresql_where=text("kind = 'runbooks'"),
+    ),
 )
 
 #: The latest state seen per alert fingerprint: what tells a retry or an HA copy from news.
@@ -136,4 +146,37 @@ timeline = Table(
     Column("data", Text, nullable=False),
     Column("journal_seq", SeqType, nullable=True),
     Index("ix_timeline_incident", "incident_id", "id"),
+)
+
+# --- post-mortem edits (migration 0002) -------------------------------------------------------
+# People's judgement about an incident: not engine inputs, so written straight to these tables
+# by the API (runbookd.postmortem.edits), never through the journal.
+
+#: An action item that came out of an incident: who does what by when, and where it stands.
+follow_up = Table(
+    "follow_up",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("owner", String(256), nullable=True),
+    Column("due_date", Date, nullable=True),
+    #: open | in_progress | done | dropped
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(256), nullable=False),
+    Index("ix_follow_up_incident", "incident_id", "id"),
+    Index("ix_follow_up_status", "status", "due_date"),
+)
+
+#: The lessons section of an incident's post-mortem: one text per incident, last writer wins.
+lessons = Table(
+    "lessons",
+    metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(256), nullable=False),
 )
