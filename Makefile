@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench bench-ingest clean
+.PHONY: run test lint check bench bench-ingest bench-executor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,19 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: the engine benchmark against raw durable_rules, then the webhook ingest benchmark
+## bench: the engine benchmark against raw durable_rules, the webhook ingest benchmark, then the executor's
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/executor_bench.py
 
 ## bench-ingest: webhook throughput against a bare endpoint, alert-to-incident latency (needs wrk)
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest_bench.py
+
+## bench-executor: 1,000 connector calls against a 100 ms endpoint, per pool size, against bare httpx
+bench-executor: $(STAMP)
+	$(BIN)/python bench/executor_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -22,7 +22,12 @@ requests it held at once.
 Per worker count: one timed pass, then one pass under tracemalloc (which slows Python down, so
 its time is not reported) for the peak of Python allocations. Checked every time: each call
 was handed out once, finished once and ok; the endpoint saw each call id exactly once.
-The wall time is compared with the ideal ``calls / workers * delay``.
+The wall time is compared with the ideal ``ceil(calls / workers) * delay`` (the pool runs that
+many waves of ``delay`` each) and with bare httpx under a semaphore of the same size, timed in the
+same run. Memory: the growth of the process's peak RSS over the pass, and the peak of Python
+allocations under tracemalloc; both must stay bounded because the executor claims at most
+``4 * workers`` calls at a time, whatever the backlog (``--max-rss-growth-mib`` makes a larger
+growth a failure).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import math
 import os
 import platform
 import resource
@@ -61,6 +67,8 @@ from engine.executor import Executor, Outcome, Work
 DEFAULT_WORKERS = (16, 32, 64)
 DEFAULT_CALLS = 1_000
 DEFAULT_DELAY = 0.1
+#: Peak RSS growth (MiB) over one worker count's passes above which the run fails.
+DEFAULT_MAX_RSS_GROWTH_MIB = 64.0
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -435,6 +443,11 @@ async def httpx_pass(endpoint: Endpoint, run: str, calls: int, workers: int) -> 
     return BaselinePass(seconds, cpu, errors, await asyncio.to_thread(endpoint.stats))
 
 
+def ideal_seconds(calls: int, workers: int, delay: float) -> float:
+    """The wall time of a perfect pool: ``ceil(calls / workers)`` waves of ``delay`` each."""
+    return math.ceil(calls / workers) * delay
+
+
 def _quantiles(values: list[float]) -> dict[str, float]:
     ms = sorted(v * 1000 for v in values)
     q = statistics.quantiles(ms, n=100) if len(ms) > 1 else ms * 99
@@ -448,16 +461,24 @@ def summarise(
     calls: int,
     workers: int,
     delay: float,
+    max_rss_growth_mib: float = DEFAULT_MAX_RSS_GROWTH_MIB,
 ) -> dict[str, Any]:
-    ideal = calls / workers * delay
+    ideal = ideal_seconds(calls, workers, delay)
     median = sorted(timed, key=lambda p: p.seconds)[len(timed) // 2]
     base_median = statistics.median(b.seconds for b in baseline)
+    # Peak RSS is a high-water mark of the process: its growth over these passes is what the
+    # executor (and the client) needed on top of whatever ran before.
+    rss_growth_mib = (max(p.maxrss_after_kib for p in timed) - timed[0].maxrss_before_kib) / 1024
     problems = [f"timed pass {i + 1}: {p}" for i, t in enumerate(timed) for p in t.problems]
     problems += [
         f"httpx pass {i + 1}: {b.errors} errors, endpoint {b.server}"
         for i, b in enumerate(baseline)
         if b.errors or b.server["requests"] != calls
     ]
+    if rss_growth_mib > max_rss_growth_mib:
+        problems.append(
+            f"peak RSS grew {rss_growth_mib:.1f} MiB, more than the bound {max_rss_growth_mib} MiB"
+        )
     return {
         "workers": workers,
         "calls": calls,
@@ -475,6 +496,10 @@ def summarise(
             "after": max(p.maxrss_after_kib for p in timed),
         },
         "rss_kib": {"before": timed[0].rss_before_kib, "after": timed[-1].rss_after_kib},
+        "rss_growth_mib": round(rss_growth_mib, 1),
+        "max_rss_growth_mib": max_rss_growth_mib,
+        # above 1: the executor is slower than bare httpx with the same concurrency limit
+        "vs_httpx": round(median.seconds / base_median, 3),
         "httpx_alone": {
             "seconds": round(base_median, 3),
             "ratio": round(base_median / ideal, 3),
@@ -513,7 +538,11 @@ async def run_all(args: argparse.Namespace, endpoint: Endpoint) -> list[dict[str
         traced = await executor_pass(
             endpoint, f"w{workers}-traced", args.calls, workers, traced=True, timeout=timeout * 5
         )
-        rows.append(summarise(timed, traced, baseline, args.calls, workers, args.delay))
+        rows.append(
+            summarise(
+                timed, traced, baseline, args.calls, workers, args.delay, args.max_rss_growth_mib
+            )
+        )
     return rows
 
 
@@ -579,10 +608,13 @@ def report(result: dict[str, Any]) -> str:
         f"work      {result['calls']:,} http calls per pass, endpoint answers after "
         f"{result['delay_s'] * 1000:.0f} ms; per worker count {result['rounds']} timed rounds "
         "(median) interleaved with bare httpx, then one pass under tracemalloc",
+        "          ideal = ceil(calls / workers) x delay; actual/ideal and httpx alone (its "
+        "/ideal) from the same run; vs httpx = executor wall / httpx wall",
         "",
         f"{'workers':>7} {'ideal s':>7} {'wall s':>6} {'actual/ideal':>12} {'calls/s':>7} "
         f"{'CPU ms/call':>11} {'call p50/p99 ms':>15} {'at once':>7} {'claimed':>7} "
-        f"{'maxrss MiB':>10} {'py peak MiB':>11} {'httpx alone s':>13} {'rounds s':>8}",
+        f"{'maxrss MiB':>10} {'+RSS MiB':>8} {'py peak MiB':>11} {'httpx alone s':>13} "
+        f"{'vs httpx':>8} {'rounds s':>8}",
     ]
     for r in result["results"]:
         rss, peak, base = r["maxrss_kib"], r["traced"]["peak_bytes"], r["httpx_alone"]
@@ -592,8 +624,10 @@ def report(result: dict[str, Any]) -> str:
             f"{r['call_ms']['p50']:>7.1f}/{r['call_ms']['p99']:<7.1f} "
             f"{r['endpoint_max_inflight']:>7} {r['executor_max_claimed']:>7} "
             f"{_mib(rss['before']) + '->' + _mib(rss['after']):>10} "
+            f"{r['rss_growth_mib']:>8.1f} "
             f"{(peak or 0) / 2**20:>11.1f} "
             f"{base['seconds']:>6.2f} ({base['ratio']:.2f}) "
+            f"{r['vs_httpx']:>8.2f} "
             f"{' '.join(f'{s:.2f}' for s in r['rounds_seconds'])}"
         )
     lines.append("")
@@ -620,6 +654,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="calls per pass")
     parser.add_argument("--delay", type=float, default=DEFAULT_DELAY, help="endpoint seconds")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes per worker count")
+    parser.add_argument(
+        "--max-rss-growth-mib",
+        type=float,
+        default=DEFAULT_MAX_RSS_GROWTH_MIB,
+        help="fail when peak RSS grows more than this over one worker count's passes",
+    )
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(

@@ -15,9 +15,33 @@ def test_quick_run_completes_every_call_once(capsys: pytest.CaptureFixture[str])
     [row] = result["results"]
     assert result["ok"], row["problems"]
     assert row["calls"] == result["calls"] == 60
+    # 60 calls on 8 workers are 8 waves of 20 ms
+    assert row["ideal_seconds"] == pytest.approx(0.16)
+    assert row["ratio"] == pytest.approx(row["seconds"] / row["ideal_seconds"], abs=0.01)
+    # the baseline was measured in the same run and the comparison is printed against it
+    assert row["httpx_alone"]["seconds"] > 0
+    assert row["vs_httpx"] == pytest.approx(
+        row["seconds"] / row["httpx_alone"]["seconds"], abs=0.01
+    )
     # the endpoint never held more requests than the pool has workers
     assert 1 <= row["endpoint_max_inflight"] <= row["workers"]
     assert row["executor_max_claimed"] <= 4 * row["workers"]
+    assert 0 <= row["rss_growth_mib"] <= row["max_rss_growth_mib"]
     assert row["traced"]["problems"] == []
     assert row["traced"]["peak_bytes"] > 0
     assert result["machine"]["cores"]
+
+
+def test_ideal_time_counts_waves_of_the_pool() -> None:
+    # 1,000 calls on 64 workers need 16 waves (the last one partly empty), not 15.625
+    assert executor_bench.ideal_seconds(1000, 64, 0.1) == pytest.approx(1.6)
+    assert executor_bench.ideal_seconds(1000, 16, 0.1) == pytest.approx(6.3)
+    assert executor_bench.ideal_seconds(64, 64, 0.1) == pytest.approx(0.1)
+
+
+def test_memory_growth_past_the_bound_fails_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    # a bound no process can meet (its peak RSS always grows a little) must fail the run
+    assert executor_bench.main(["--quick", "--json", "--max-rss-growth-mib", "-1"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert not result["ok"]
+    assert any("peak RSS grew" in p for p in result["results"][0]["problems"])
