@@ -1,0 +1,1 @@
+"""Runnable examples that sit beside runbookd (not part of its packages)."""

@@ -1,0 +1,107 @@
+"""The fault catalogue and the set of faults switched on: what ``/faults`` reads and writes.
+
+A fault only sets a flag and its parameters here; the traffic code asks ``faults.get(name)`` on
+every order and behaves accordingly, so a fault's effect is visible only through the signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class FaultError(ValueError):
+    """A fault request the catalogue refuses; ``field`` names the bad part of it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One failure mode: its plan section, what it does, and the parameters it takes."""
+
+    name: str
+    section: str
+    summary: str
+    #: closed-set parameters: name -> (default, allowed values)
+    choices: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: numeric parameters: name -> (default, lowest, highest)
+    numbers: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
+
+    def params(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters of ``body`` checked against this spec, defaults filled in."""
+        unknown = sorted(set(body) - set(self.choices) - set(self.numbers))
+        if unknown:
+            known = ", ".join(sorted([*self.choices, *self.numbers])) or "none"
+            raise FaultError(unknown[0], f"unknown parameter for {self.name!r} (known: {known})")
+        out: dict[str, Any] = {}
+        for key, (default, allowed) in self.choices.items():
+            value = body.get(key, default)
+            if value not in allowed:
+                raise FaultError(key, f"{value!r} is not one of {', '.join(allowed)}")
+            out[key] = value
+        for key, (default_n, low, high) in self.numbers.items():
+            value = body.get(key, default_n)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise FaultError(key, f"expected a number, got {value!r}")
+            if not low <= value <= high:
+                raise FaultError(key, f"{value!r} is outside {low:g}..{high:g}")
+            out[key] = float(value)
+        return out
+
+
+class Faults:
+    """The faults switched on, by name, with their parameters."""
+
+    def __init__(self, catalogue: Mapping[str, FaultSpec]) -> None:
+        self.catalogue = dict(catalogue)
+        self._on: dict[str, dict[str, Any]] = {}
+
+    def spec(self, name: str) -> FaultSpec:
+        try:
+            return self.catalogue[name]
+        except KeyError:
+            raise FaultError("name", f"no fault {name!r}") from None
+
+    def switch_on(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Turn a fault on (or change its parameters); returns the parameters in force."""
+        params = self.spec(name).params(body)
+        self._on[name] = params
+        return params
+
+    def switch_off(self, name: str) -> bool:
+        """Turn a fault off; False when it was not on."""
+        self.spec(name)
+        return self._on.pop(name, None) is not None
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        """The parameters of a fault that is on, else None."""
+        return self._on.get(name)
+
+    def on_for(self, name: str, key: str, value: str) -> dict[str, Any] | None:
+        """The fault's parameters when it is on and its ``key`` parameter equals ``value``."""
+        params = self._on.get(name)
+        return params if params is not None and params.get(key) == value else None
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": spec.name,
+                "section": spec.section,
+                "summary": spec.summary,
+                "active": spec.name in self._on,
+                "params": self._on.get(spec.name),
+                "accepts": {
+                    **{k: {"default": d, "one_of": list(a)} for k, (d, a) in spec.choices.items()},
+                    **{
+                        k: {"default": d, "min": lo, "max": hi}
+                        for k, (d, lo, hi) in spec.numbers.items()
+                    },
+                },
+            }
+            for spec in self.catalogue.values()
+        ]

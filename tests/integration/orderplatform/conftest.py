@@ -1,0 +1,39 @@
+"""Fixtures: the simulated platform in-process, driven step by step (no background traffic)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from examples.orderplatform.app import create_app
+from examples.orderplatform.platform import Platform
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+class Sim:
+    """A platform, its events, and a synchronous client over its ASGI app."""
+
+    def __init__(self, rate: float = 50.0, seed: int = 7) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.platform = Platform(
+            seed=seed, rate=rate, sink=self.events.append, wallclock=lambda: T0
+        )
+        self.app = create_app(self.platform)
+
+        # Without ``with``, TestClient runs no lifespan: no background traffic, no forwarding.
+        self.http = TestClient(self.app)
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.platform.metrics.value(name, **labels)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["name"] == name]
+
+
+@pytest.fixture
+def sim() -> Sim:
+    return Sim()

@@ -1,0 +1,113 @@
+"""Plan 3.3 on the simulated platform: a channel outage, the switch to backup, the rollback."""
+
+from __future__ import annotations
+
+from tests.integration.orderplatform.conftest import Sim
+
+
+def failed(sim: Sim, channel: str) -> float:
+    return sim.metric("orders_payment_failed_total", channel=channel)
+
+
+def attempts(sim: Sim, channel: str) -> float:
+    return sim.metric("orders_payment_attempts_total", channel=channel)
+
+
+def test_traffic_moves_the_payment_metrics(sim: Sim) -> None:
+    placed = sim.platform.advance(10)
+    assert placed == 500  # 50 orders/s for 10 s
+    total = sum(attempts(sim, c) for c in ("alipay", "wechat", "card"))
+    assert total == placed
+    assert attempts(sim, "backup") == 0
+    # Healthy channels fail only the odd declined card: a few percent, not none, not most.
+    failures = sum(failed(sim, c) for c in ("alipay", "wechat", "card"))
+    assert 0 < failures < 0.1 * placed
+    assert sim.metric("orders_created_total") == placed - failures
+
+
+def test_traffic_is_deterministic_for_a_seed() -> None:
+    runs = []
+    for _ in range(2):
+        sim = Sim(seed=11)
+        sim.platform.advance(3)
+        sim.platform.advance(4.5)
+        runs.append(sim.platform.metrics.exposition())
+    assert b"orders_payment_attempts_total" in runs[0]
+    strip = [b"\n".join(ln for ln in run.splitlines() if b"_created" not in ln) for run in runs]
+    assert strip[0] == strip[1]
+    assert Sim(seed=12).platform.advance(7.5) == 375
+
+
+def test_channel_outage_fails_its_payments_and_probe(sim: Sim) -> None:
+    sim.platform.advance(5)
+    before = failed(sim, "alipay"), failed(sim, "wechat")
+    answer = sim.http.post("/faults/payment-channel-outage", json={"channel": "alipay"})
+    assert answer.status_code == 200
+    assert sim.metric("orders_payment_channel_up", channel="alipay") == 0
+    assert sim.metric("orders_payment_channel_up", channel="wechat") == 1
+    tried = attempts(sim, "alipay")
+    sim.platform.advance(10)
+    new_alipay = failed(sim, "alipay") - before[0]
+    assert new_alipay == attempts(sim, "alipay") - tried > 100  # every alipay payment fails
+    assert failed(sim, "wechat") - before[1] < 20
+    status = sim.http.get("/admin/payments/channels/alipay").json()
+    assert status["status"] == "down"
+    assert status["routed_to"] is None
+    listed = {f["name"]: f for f in sim.http.get("/faults").json()["faults"]}
+    assert listed["payment-channel-outage"]["active"] is True
+    assert listed["payment-channel-outage"]["params"] == {"channel": "alipay"}
+
+
+def test_switch_to_backup_stops_the_failures_and_rollback_undoes_it(sim: Sim) -> None:
+    sim.http.post("/faults/payment-channel-outage", json={"channel": "alipay"})
+    route = {"from": "alipay", "to": "backup"}
+    first = sim.http.post("/admin/payments/route", json=route)
+    assert first.status_code == 200
+    assert first.json() == {"changed": True, "routes": {"alipay": "backup"}}
+    again = sim.http.post("/admin/payments/route", json=route)
+    assert again.status_code == 200
+    assert again.json()["changed"] is False  # idempotent
+
+    alipay_before, backup_before = attempts(sim, "alipay"), attempts(sim, "backup")
+    sim.platform.advance(10)
+    assert attempts(sim, "alipay") == alipay_before  # nothing goes to the broken channel
+    assert attempts(sim, "backup") - backup_before > 100
+    assert failed(sim, "backup") < 0.1 * attempts(sim, "backup")
+    assert sim.http.get("/admin/payments/channels/backup").json()["receives_from"] == ["alipay"]
+    # The probe still sees the channel down: the switch works around it, it does not fix it.
+    assert sim.metric("orders_payment_channel_up", channel="alipay") == 0
+
+    # The runbook's rollback names the move the other way round.
+    back = sim.http.post("/admin/payments/route", json={"from": "backup", "to": "alipay"})
+    assert back.json() == {"changed": True, "routes": {}}
+    tried = attempts(sim, "alipay")
+    sim.platform.advance(2)
+    assert attempts(sim, "alipay") > tried
+
+
+def test_forbidden_routes_are_409_and_unknown_names_404(sim: Sim) -> None:
+    sim.http.post("/faults/payment-channel-outage", json={"channel": "backup"})
+    down = sim.http.post("/admin/payments/route", json={"from": "alipay", "to": "backup"})
+    assert down.status_code == 409
+    assert "backup" in down.json()["detail"]
+    itself = sim.http.post("/admin/payments/route", json={"from": "card", "to": "card"})
+    assert itself.status_code == 409
+    unknown = sim.http.post("/admin/payments/route", json={"from": "paypal", "to": "card"})
+    assert unknown.status_code == 404
+    assert "paypal" in unknown.json()["detail"]
+    assert sim.http.get("/admin/payments/channels/paypal").status_code == 404
+    missing = sim.http.post("/admin/payments/route", json={"from": "card"})
+    assert missing.status_code == 422
+    assert "to" in str(missing.json()["detail"])
+
+
+def test_fault_api_validates_and_turns_off(sim: Sim) -> None:
+    assert sim.http.post("/faults/no-such-fault").status_code == 404
+    bad = sim.http.post("/faults/payment-channel-outage", json={"channel": "paypal"})
+    assert bad.status_code == 422
+    assert "channel" in bad.json()["detail"]
+    sim.http.post("/faults/payment-channel-outage", json={"channel": "wechat"})
+    off = sim.http.delete("/faults/payment-channel-outage")
+    assert off.json() == {"name": "payment-channel-outage", "active": False, "was_active": True}
+    assert sim.metric("orders_payment_channel_up", channel="wechat") == 1
+    assert sim.http.delete("/faults/payment-channel-outage").json()["was_active"] is False
