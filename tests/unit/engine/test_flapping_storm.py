@@ -136,7 +136,7 @@ def test_a_thousand_flaps_in_a_minute_restart_the_service_eight_times(
         ("ok", None): 8,
         ("failed", RATE_LIMITED): FIRINGS - 8,
     }
-    assert sorted(c.incident for c in outcomes if c.data["outcome"] == "ok") == sorted(ran)
+    assert sorted(str(c.incident) for c in outcomes if c.data["outcome"] == "ok") == sorted(ran)
     done = [c for c in storm.timeline if c.kind == "call_done"]
     assert [(c.data["outcome"], c.data["connector"]) for c in done] == [("ok", "http")] * 8
     assert sum(1 for c in storm.timeline if c.kind == "resolve") == FIRINGS
