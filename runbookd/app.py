@@ -23,9 +23,11 @@ from alerts.routes import ingest_router
 from connectors.base import ConnectorSpec, Settings
 from runbookd.api.approvals import approvals_router
 from runbookd.api.incidents import incidents_router
+from runbookd.api.postmortem import postmortem_router
 from runbookd.api.runbooks import runbooks_router
 from runbookd.auth import Credentials, require
 from runbookd.service import Options, Service
+from runbookd.web.routes import web_router
 
 if TYPE_CHECKING:
     from runbookd.settings import Settings as RunbookdSettings
@@ -91,8 +93,11 @@ def build_app(
         )
     )
     app.include_router(incidents_router(service, guard))
+    app.include_router(postmortem_router(service, guard))
     app.include_router(runbooks_router(service, guard))
     app.include_router(approvals_router(service, guard))
+    # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
+    app.include_router(web_router(service, credentials, guard))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
