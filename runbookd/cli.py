@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     add_incidents_parser(sub)
+    from runbookd.postmortem_cli import add_parser as add_postmortem_parser
+
+    add_postmortem_parser(sub)
     from runbookd.connectors_cli import add_parser as add_connectors_parser
 
     add_connectors_parser(sub)

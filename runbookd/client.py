@@ -134,7 +134,17 @@ class Client:
             "POST", f"/api/v1/incidents/{_segment(incident_id)}/{action}", json=dict(body)
         )
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Json:
+    def postmortem(self, incident_id: str, fmt: str = "md") -> str:
+        """The post-mortem as the server renders it: Markdown, HTML or JSON text."""
+        response = self._send(
+            "GET",
+            f"/api/v1/incidents/{_segment(incident_id)}/postmortem",
+            params={"format": fmt},
+            headers={"Accept": "text/markdown, text/html, application/json"},
+        )
+        return response.text
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
@@ -143,6 +153,10 @@ class Client:
             raise Unreachable(self.url, _reason(exc)) from None
         if response.is_error:
             raise ApiError(response.status_code, _detail(response))
+        return response
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Json:
+        response = self._send(method, path, **kwargs)
         try:
             data = response.json()
         except ValueError:
