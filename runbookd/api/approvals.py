@@ -38,6 +38,32 @@ class Decision(SQLModel):
     by: str = Field(min_length=1, max_length=256)
 
 
+async def decide_approval(
+    service: Service, approval_id: str, approve: bool, by: str
+) -> dict[str, Any]:
+    """Journal a decision on a waiting step and wait until the engine applied it.
+
+    Shared by the API and the web pages' forms: 404 when nothing waits under that id, 409 when
+    the engine refused it (decided meanwhile, expired, incident resolved), 503 store or engine.
+    """
+    if not any(a["id"] == approval_id for a in service.worker.approvals):
+        raise HTTPException(404, f"no approval {approval_id!r} is waiting")
+    payload = {"action": "decide", "approval": approval_id, "approved": approve, "by": by}
+    job = EntryJob(kind="action", payload=payload, at=datetime.now(UTC))
+    try:
+        seq = await asyncio.wrap_future(service.writer.submit(job))
+        applied = await asyncio.wait_for(
+            asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
+        )
+    except StoreUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    except TimeoutError:
+        raise HTTPException(503, "stored, but the engine has not applied it yet") from None
+    if applied.error is not None:
+        raise HTTPException(409, applied.error)
+    return {"id": approval_id, "decision": "approved" if approve else "denied", "by": by}
+
+
 def approvals_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"], dependencies=dependencies)
 
@@ -47,30 +73,6 @@ def approvals_router(service: Service, dependencies: list[Depends]) -> APIRouter
 
     @router.post("/{approval_id}", summary="Approve or deny a waiting step")
     async def decide(approval_id: str, body: Decision) -> dict[str, Any]:
-        if not any(a["id"] == approval_id for a in service.worker.approvals):
-            raise HTTPException(404, f"no approval {approval_id!r} is waiting")
-        payload = {
-            "action": "decide",
-            "approval": approval_id,
-            "approved": body.approve,
-            "by": body.by,
-        }
-        job = EntryJob(kind="action", payload=payload, at=datetime.now(UTC))
-        try:
-            seq = await asyncio.wrap_future(service.writer.submit(job))
-            applied = await asyncio.wait_for(
-                asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
-            )
-        except StoreUnavailable as exc:
-            raise HTTPException(503, str(exc)) from None
-        except TimeoutError:
-            raise HTTPException(503, "stored, but the engine has not applied it yet") from None
-        if applied.error is not None:
-            raise HTTPException(409, applied.error)
-        return {
-            "id": approval_id,
-            "decision": "approved" if body.approve else "denied",
-            "by": body.by,
-        }
+        return await decide_approval(service, approval_id, body.approve, body.by)
 
     return router

@@ -91,21 +91,60 @@ def _public(row: Row[Any]) -> IncidentPublic:
     return IncidentPublic(**data)
 
 
+def read_rows(service: Service, query: Any) -> list[Row[Any]]:
+    """Run a read; a store that does not answer is a 503 (blocking: call it in a thread)."""
+    try:
+        with service.db.connect() as conn:
+            return list(conn.execute(query).all())
+    except Exception as exc:
+        raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
+
+
+def read_incident(service: Service, incident_id: str) -> IncidentPublic:
+    """One incident, or 404 (blocking: call it in a thread)."""
+    rows = read_rows(service, select(t.incident).where(t.incident.c.id == incident_id))
+    if not rows:
+        raise HTTPException(404, f"no incident {incident_id!r}")
+    return _public(rows[0])
+
+
+async def apply_action(
+    service: Service, incident_id: str, payload: dict[str, Any]
+) -> IncidentPublic:
+    """Journal a person's action on an incident and wait until the engine applied it.
+
+    Shared by the API and the web pages' forms, so both refuse and answer alike: 404 unknown
+    incident, 409 refused by the engine (or already resolved), 503 store or engine not answering.
+    """
+    current = await asyncio.to_thread(read_incident, service, incident_id)  # 404 before storing
+    if payload["action"] in ("ack", "resolve") and current.status in ("resolved", "closed"):
+        raise HTTPException(409, f"incident {incident_id} is already {current.status}")
+    job = EntryJob(
+        kind="action", payload={"incident": incident_id, **payload}, at=datetime.now(UTC)
+    )
+    try:
+        seq = await asyncio.wrap_future(service.writer.submit(job))
+    except StoreUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    try:
+        applied = await asyncio.wait_for(
+            asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
+        )
+    except TimeoutError:
+        raise HTTPException(503, "stored, but the engine has not applied it yet") from None
+    if applied.error is not None:
+        raise HTTPException(409, applied.error)
+    return await asyncio.to_thread(read_incident, service, incident_id)
+
+
 def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=dependencies)
 
     def read(query: Any) -> list[Row[Any]]:
-        try:
-            with service.db.connect() as conn:
-                return list(conn.execute(query).all())
-        except Exception as exc:
-            raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
+        return read_rows(service, query)
 
     def one(incident_id: str) -> IncidentPublic:
-        rows = read(select(t.incident).where(t.incident.c.id == incident_id))
-        if not rows:
-            raise HTTPException(404, f"no incident {incident_id!r}")
-        return _public(rows[0])
+        return read_incident(service, incident_id)
 
     @router.get("", response_model=IncidentList, summary="Incidents, newest first")
     async def list_incidents(
@@ -146,25 +185,7 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         return IncidentDetail(**incident.model_dump(), timeline=timeline)
 
     async def act(incident_id: str, payload: dict[str, Any]) -> IncidentPublic:
-        current = await asyncio.to_thread(one, incident_id)  # 404 before anything is stored
-        if payload["action"] in ("ack", "resolve") and current.status in ("resolved", "closed"):
-            raise HTTPException(409, f"incident {incident_id} is already {current.status}")
-        job = EntryJob(
-            kind="action", payload={"incident": incident_id, **payload}, at=datetime.now(UTC)
-        )
-        try:
-            seq = await asyncio.wrap_future(service.writer.submit(job))
-        except StoreUnavailable as exc:
-            raise HTTPException(503, str(exc)) from None
-        try:
-            applied = await asyncio.wait_for(
-                asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
-            )
-        except TimeoutError:
-            raise HTTPException(503, "stored, but the engine has not applied it yet") from None
-        if applied.error is not None:
-            raise HTTPException(409, applied.error)
-        return await asyncio.to_thread(one, incident_id)
+        return await apply_action(service, incident_id, payload)
 
     @router.post("/{incident_id}/ack", response_model=IncidentPublic, summary="Acknowledge")
     async def ack(incident_id: str, body: AckBody) -> IncidentPublic:

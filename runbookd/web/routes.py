@@ -1,0 +1,332 @@
+"""The pages people read in a browser: incidents, one incident, its post-mortem, reports.
+
+Reads run in a thread on the service's database engine; actions go through the same functions
+as the API (``apply_action``, ``decide_approval``), so a form and a ``curl`` are refused or
+accepted alike. Every form is a plain HTML POST carrying the CSRF token (``runbookd.web.csrf``)
+and answers with a redirect back to the incident (post/redirect/get), or the page with the
+reason when the engine refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.params import Depends
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2.sandbox import SandboxedEnvironment
+
+from runbookd.api.approvals import decide_approval
+from runbookd.api.incidents import apply_action
+from runbookd.auth import Credentials
+from runbookd.service import Service
+from runbookd.web import queries, reports
+from runbookd.web.csrf import FIELD, Csrf
+from runbookd.web.render import make_env, render, stylesheet
+from runbookd.web.timeline import chart
+
+#: Largest form body accepted (a note is at most 10,000 characters).
+MAX_FORM_BYTES = 64 * 1024
+NAME_COOKIE = "runbookd_name"
+_ACTIONS = {"ack": "acknowledged", "resolve": "resolved", "notes": "note added"}
+
+
+def user_of(request: Request, credentials: Credentials) -> str:
+    """Who is signed in: the basic-auth user, ``bearer`` for a token, "" with auth off."""
+    if not credentials.required:
+        return ""
+    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return "bearer" if scheme.lower() == "bearer" else ""
+
+
+class Pages:
+    def __init__(
+        self,
+        service: Service,
+        credentials: Credentials,
+        csrf: Csrf,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.service = service
+        self.credentials = credentials
+        self.csrf = csrf
+        self.now = now
+        self.env: SandboxedEnvironment = make_env()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        def run() -> Any:
+            try:
+                with self.service.db.connect() as conn:
+                    return fn(conn, *args)
+            except HTTPException:
+                raise
+            except reports.PeriodError:
+                raise
+            except Exception as exc:
+                raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
+
+        return await asyncio.to_thread(run)
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        user = user_of(request, self.credentials)
+        token, fresh = self.csrf.token_for(request, user)
+        html = render(
+            self.env,
+            name,
+            csrf_field=FIELD,
+            csrf_token=token,
+            user=user,
+            by=user or request.cookies.get(NAME_COOKIE, ""),
+            now=self.now(),
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        if fresh:
+            self.csrf.set_cookie(response, request, token)
+        # The pages show live state: never serve one from a cache, and never inside a frame.
+        response.headers["cache-control"] = "no-store"
+        response.headers["x-frame-options"] = "DENY"
+        response.headers["content-security-policy"] = (
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        )
+        return response
+
+    def error(self, request: Request, status: int, message: str) -> HTMLResponse:
+        return self.page(
+            request, "error.html.j2", status=status, status_code=status, message=message
+        )
+
+    async def form(self, request: Request) -> dict[str, str]:
+        """The POSTed form after the CSRF check (403 without a valid token)."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            raise HTTPException(415, "forms are sent as application/x-www-form-urlencoded")
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, f"form larger than {MAX_FORM_BYTES} bytes")
+        try:
+            parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
+        except (UnicodeDecodeError, ValueError):
+            raise HTTPException(400, "the form is not valid URL-encoded UTF-8") from None
+        data = {k: v[0] for k, v in parsed.items()}
+        if not self.csrf.check(request, data.get(FIELD), user_of(request, self.credentials)):
+            raise HTTPException(403, "missing or invalid CSRF token: reload the page and try again")
+        return data
+
+    def who(self, request: Request, data: dict[str, str]) -> str:
+        """The signed-in user when there is one (no acting under another name), else the form's."""
+        user = user_of(request, self.credentials)
+        if user and user != "bearer":
+            return user
+        by = data.get("by", "").strip()
+        if not by:
+            raise HTTPException(422, "by: say who you are (your name)")
+        if len(by) > 256:
+            raise HTTPException(422, "by: at most 256 characters")
+        return by
+
+    def level_names(self) -> dict[str, list[str]]:
+        library = self.service.library
+        out: dict[str, list[str]] = {}
+        for item in library.loaded if library else []:
+            esc = item.runbook.escalation
+            out[item.runbook.id] = [lvl.who or lvl.id for lvl in esc.levels] if esc else []
+        return out
+
+
+def web_router(
+    service: Service,
+    credentials: Credentials,
+    dependencies: list[Depends],
+    *,
+    now: Callable[[], datetime] | None = None,
+) -> APIRouter:
+    """The pages; ``dependencies`` carries the auth check when auth is configured."""
+    secret = credentials.basic_password or credentials.bearer_token
+    pages = Pages(
+        service, credentials, Csrf(Csrf.key_for(secret)), now or (lambda: datetime.now(UTC))
+    )
+    router = APIRouter(tags=["web"], dependencies=dependencies, include_in_schema=False)
+    css = stylesheet()
+
+    @router.get("/static/web.css")
+    async def style() -> Response:
+        return Response(css, media_type="text/css", headers={"cache-control": "max-age=300"})
+
+    @router.get("/", response_class=HTMLResponse)
+    async def index(request: Request) -> HTMLResponse:
+        filters = queries.Filters.parse(request.query_params)
+        try:
+            page = await pages.read(queries.list_incidents, filters)
+        except HTTPException as exc:
+            return pages.error(request, exc.status_code, str(exc.detail))
+        return pages.page(
+            request,
+            "index.html.j2",
+            filters=filters,
+            result=page,
+            statuses=queries.STATUSES,
+            severities=queries.SEVERITIES,
+            open_statuses=queries.OPEN_STATUSES,
+            levels=pages.level_names(),
+            qs=lambda **kw: urlencode(filters.query(**kw)),
+        )
+
+    async def incident_page(
+        request: Request, incident_id: str, *, status: int = 200, message: str = "", error: str = ""
+    ) -> HTMLResponse:
+        try:
+            view = await pages.read(queries.load_incident, incident_id)
+        except HTTPException as exc:
+            return pages.error(request, exc.status_code, str(exc.detail))
+        if view is None:
+            return pages.error(request, 404, f"no incident {incident_id!r}")
+        inc = view.incident
+        end = inc["resolved_at"] or inc["closed_at"] or pages.now()
+        waiting = [a for a in service.worker.approvals if a["incident"] == incident_id]
+        return pages.page(
+            request,
+            "incident.html.j2",
+            status=status,
+            inc=inc,
+            detail=inc["detail"] if isinstance(inc["detail"], dict) else {},
+            view=view,
+            svg=chart(view.timeline, inc["opened_at"], end, incident_id),
+            approvals=waiting,
+            levels=pages.level_names().get(inc["runbook"], []),
+            message=message or _done_message(request),
+            error=error,
+        )
+
+    @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+    async def incident(request: Request, incident_id: str) -> HTMLResponse:
+        return await incident_page(request, incident_id)
+
+    async def act(request: Request, incident_id: str, action: str) -> Response:
+        try:
+            data = await pages.form(request)
+            by = pages.who(request, data)
+            payload: dict[str, Any] = {"by": by}
+            if action == "ack":
+                payload["action"] = "ack"
+            elif action == "resolve":
+                payload.update(
+                    action="resolve", reason=(data.get("reason") or "").strip()[:2000] or None
+                )
+            else:
+                text = (data.get("text") or "").strip()
+                if not text or len(text) > 10_000:
+                    raise HTTPException(422, "text: write a note of 1 to 10,000 characters")
+                payload.update(action="note", text=text)
+            await apply_action(service, incident_id, payload)
+        except HTTPException as exc:
+            if exc.status_code in (403, 404, 413, 415):
+                return pages.error(request, exc.status_code, str(exc.detail))
+            return await incident_page(
+                request, incident_id, status=exc.status_code, error=str(exc.detail)
+            )
+        response = RedirectResponse(f"/incidents/{incident_id}?done={action}", status_code=303)
+        _remember(response, request, by, pages.credentials)
+        return response
+
+    @router.post("/incidents/{incident_id}/ack")
+    async def ack(request: Request, incident_id: str) -> Response:
+        return await act(request, incident_id, "ack")
+
+    @router.post("/incidents/{incident_id}/resolve")
+    async def resolve(request: Request, incident_id: str) -> Response:
+        return await act(request, incident_id, "resolve")
+
+    @router.post("/incidents/{incident_id}/notes")
+    async def note(request: Request, incident_id: str) -> Response:
+        return await act(request, incident_id, "notes")
+
+    @router.post("/approvals/{approval_id}")
+    async def decide(request: Request, approval_id: str) -> Response:
+        incident_id = approval_id.partition(":")[0]
+        try:
+            data = await pages.form(request)
+            by = pages.who(request, data)
+            decision = data.get("decision")
+            if decision not in ("approve", "deny"):
+                raise HTTPException(422, "decision: approve or deny")
+            result = await decide_approval(service, approval_id, decision == "approve", by)
+        except HTTPException as exc:
+            if exc.status_code in (403, 413, 415):
+                return pages.error(request, exc.status_code, str(exc.detail))
+            return await incident_page(
+                request, incident_id, status=exc.status_code, error=str(exc.detail)
+            )
+        response = RedirectResponse(
+            f"/incidents/{incident_id}?{urlencode({'decided': result['decision']})}",
+            status_code=303,
+        )
+        _remember(response, request, by, pages.credentials)
+        return response
+
+    @router.get("/postmortems/{incident_id}", response_class=HTMLResponse)
+    async def postmortem(request: Request, incident_id: str) -> HTMLResponse:
+        from runbookd.postmortem.load import NotFound, load_summary_and_runbook
+        from runbookd.postmortem.render import render as render_summary
+
+        def build() -> str:
+            summary, runbook = load_summary_and_runbook(service.db, incident_id, now=pages.now())
+            return render_summary(summary, "html", runbook)
+
+        try:
+            html = await asyncio.to_thread(build)
+        except NotFound:
+            return pages.error(request, 404, f"no incident {incident_id!r}")
+        except Exception as exc:
+            return pages.error(request, 503, f"store unavailable: {type(exc).__name__}")
+        response = HTMLResponse(html)
+        response.headers["cache-control"] = "no-store"
+        response.headers["x-frame-options"] = "DENY"
+        # B's page is self-contained with inline CSS: allow inline styles, nothing else.
+        response.headers["content-security-policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+        )
+        return response
+
+    @router.get("/reports", response_class=HTMLResponse)
+    async def report(request: Request) -> HTMLResponse:
+        params = request.query_params
+        try:
+            period = reports.Period.parse(params.get("from"), params.get("to"), pages.now().date())
+        except reports.PeriodError as exc:
+            return pages.error(request, 400, str(exc))
+        try:
+            sections = await pages.read(reports.build, period)
+        except HTTPException as exc:
+            return pages.error(request, exc.status_code, str(exc.detail))
+        return pages.page(request, "reports.html.j2", period=period, sections=sections)
+
+    return router
+
+
+def _done_message(request: Request) -> str:
+    done = _ACTIONS.get(request.query_params.get("done", ""), "")
+    decided = request.query_params.get("decided", "")
+    return done or (f"step {decided}" if decided in ("approved", "denied") else "")
+
+
+def _remember(response: Response, request: Request, by: str, credentials: Credentials) -> None:
+    # Without auth, prefill the name next time; with auth the signed-in user is used anyway.
+    if not credentials.required:
+        response.set_cookie(
+            NAME_COOKIE, by, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        )
