@@ -43,14 +43,15 @@ class RunbookSource:
 
 
 class _LibraryCache:
-    """Parsed journaled libraries by journal seq: parsing a library costs far more than a read."""
+    """Parsed journaled libraries by (database, journal seq): parsing one costs far more than a
+    read, and a journal row never changes once written."""
 
     def __init__(self, size: int = 8) -> None:
-        self._items: OrderedDict[int, dict[str, RunbookSource]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int], dict[str, RunbookSource]] = OrderedDict()
         self._size = size
         self._lock = Lock()
 
-    def get(self, seq: int, payload: str | None) -> dict[str, RunbookSource] | None:
+    def get(self, seq: tuple[str, int], payload: str | None) -> dict[str, RunbookSource] | None:
         with self._lock:
             if seq in self._items:
                 self._items.move_to_end(seq)
@@ -152,10 +153,11 @@ def _runbook(conn: Connection, runbook_id: str, opened_seq: int | None) -> Runbo
     seq = conn.execute(query.order_by(t.journal.c.seq.desc()).limit(1)).scalar()
     if seq is None:
         return None
-    library = _LIBRARIES.get(int(seq), None)
+    key = (conn.engine.url.render_as_string(hide_password=True), int(seq))
+    library = _LIBRARIES.get(key, None)
     if library is None:
         payload: Any = conn.execute(
             select(t.journal.c.payload).where(t.journal.c.seq == seq)
         ).scalar()
-        library = _LIBRARIES.get(int(seq), payload)
+        library = _LIBRARIES.get(key, payload)
     return library.get(runbook_id) if library else None
