@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench bench-ingest bench-executor clean
+.PHONY: run test lint check bench bench-ingest bench-executor clean demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench-ingest: $(STAMP)
 ## bench-executor: 1,000 connector calls against a 100 ms endpoint, per pool size, against bare httpx
 bench-executor: $(STAMP)
 	$(BIN)/python bench/executor_bench.py
+
+## demo: a payment-channel outage on the simulated platform, handled by runbookd end to end
+## (needs Debian's prometheus and prometheus-alertmanager; port 8081 free for the platform)
+demo: $(STAMP)
+	$(BIN)/python -m examples.demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -23,18 +23,24 @@ def main(argv: list[str] | None = None) -> None:
         "--tick", type=float, default=0.25, help="seconds between traffic steps (default 0.25)"
     )
     parser.add_argument(
+        "--probe-interval",
+        type=float,
+        default=15.0,
+        help="seconds between probes of each payment channel (default 15, as the contract says)",
+    )
+    parser.add_argument(
         "--runbookd-url",
         default=os.environ.get("ORDERPLATFORM_RUNBOOKD_URL"),
         help="post events to this runbookd (default: $ORDERPLATFORM_RUNBOOKD_URL; unset = none)",
     )
     args = parser.parse_args(argv)
-    if args.rate < 0 or args.tick <= 0:
-        parser.error("--rate must be >= 0 and --tick > 0")
+    if args.rate < 0 or args.tick <= 0 or args.probe_interval <= 0:
+        parser.error("--rate must be >= 0, --tick and --probe-interval > 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The token comes only from the environment: arguments are visible to others in ps.
     token = os.environ.get("RUNBOOKD_TOKEN")
     forwarder = Forwarder(args.runbookd_url, token) if args.runbookd_url else None
-    platform = Platform(seed=args.seed, rate=args.rate)
+    platform = Platform(seed=args.seed, rate=args.rate, probe_interval=args.probe_interval)
     app = create_app(platform, tick=args.tick, forwarder=forwarder)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from fastapi import Body, FastAPI, HTTPException
-from fastapi.responses import Response
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from examples.orderplatform.admin import admin_router
 from examples.orderplatform.events import Forwarder
 from examples.orderplatform.faults import FaultError
+from examples.orderplatform.kernel import Conflict, NotFound
 from examples.orderplatform.platform import Platform
 
 
@@ -50,7 +50,18 @@ def create_app(
 
     app = FastAPI(title="Simulated order platform", lifespan=lifespan)
     app.state.platform = platform
-    app.include_router(admin_router(platform))
+    admin = APIRouter(prefix="/admin", tags=["admin"])
+    for domain in platform.domains:
+        domain.routes(admin)
+    app.include_router(admin)
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=409)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -1,53 +1,38 @@
-"""Every metric the platform exports, in one registry per platform instance.
+"""The platform's metrics registry: one per platform instance, series created up front.
 
-Names and labels follow ``docs/order-platform-signals.md``. Each label value of the contract's
-closed sets is created at start, so every series exists at 0 before its first increment and
+Names and labels follow ``docs/order-platform-signals.md``. Every combination of a metric's
+closed label sets is created at start, so each series exists at 0 before its first increment and
 Prometheus's ``rate()`` sees the first failure.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+import itertools
+from collections.abc import Sequence
 
-from examples.orderplatform import labels as L
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 
 class Metrics:
-    """The platform's business metrics (``orders_*``)."""
+    """A registry plus helpers that pre-create the closed label sets."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
-        # chapter 2: orders
-        self.orders_created = Counter("orders_created", "Orders created successfully.", registry=r)
-        self.orders_failed = Counter(
-            "orders_failed", "Order creations that failed, by cause.", ["reason"], registry=r
-        )
-        # chapter 3: payments
-        self.payment_attempts = Counter(
-            "orders_payment_attempts",
-            "Payment attempts, by the channel that processed them.",
-            ["channel"],
-            registry=r,
-        )
-        self.payment_failed = Counter(
-            "orders_payment_failed",
-            "Failed payments, by the channel that processed them.",
-            ["channel"],
-            registry=r,
-        )
-        self.channel_up = Gauge(
-            "orders_payment_channel_up",
-            "1 when the platform's probe of the channel succeeded, 0 when it failed.",
-            ["channel"],
-            registry=r,
-        )
-        for channel in L.CHANNELS:
-            self.payment_attempts.labels(channel=channel)
-            self.payment_failed.labels(channel=channel)
-            self.channel_up.labels(channel=channel).set(1)
-        for reason in L.ORDER_FAILURE_REASONS:
-            self.orders_failed.labels(reason=reason)
+
+    def counter(self, name: str, doc: str, **labels: Sequence[str]) -> Counter:
+        """A counter ``name`` (without ``_total``: the client adds it)."""
+        metric = Counter(name, doc, list(labels), registry=self.registry)
+        for combo in itertools.product(*labels.values()):
+            if combo:
+                metric.labels(*combo)
+        return metric
+
+    def gauge(self, name: str, doc: str, **labels: Sequence[str]) -> Gauge:
+        metric = Gauge(name, doc, list(labels), registry=self.registry)
+        for combo in itertools.product(*labels.values()):
+            if combo:
+                metric.labels(*combo)
+        return metric
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -56,3 +41,14 @@ class Metrics:
         """The current value of one sample (0 when it does not exist)."""
         got = self.registry.get_sample_value(name, labels)
         return 0.0 if got is None else got
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum over every series of ``name`` whose labels include ``labels``."""
+        total = 0.0
+        for family in self.registry.collect():
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += sample.value
+        return total

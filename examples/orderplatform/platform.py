@@ -1,19 +1,14 @@
-"""The platform: its state, the traffic that moves it, and the events it reports."""
+"""The platform: its domains (one per plan chapter), the traffic that moves them, its faults."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from examples.orderplatform.catalogue import CATALOGUE
-from examples.orderplatform.faults import Faults
-from examples.orderplatform.metrics import Metrics
+from examples.orderplatform.kernel import Domain, EventSink, Kernel
+from examples.orderplatform.orders import Orders
 from examples.orderplatform.payments import Payments
-
-#: Something that takes an event for runbookd (the shape of ``POST /api/v1/events``).
-EventSink = Callable[[dict[str, Any]], None]
 
 
 def _drop(event: dict[str, Any]) -> None:
@@ -34,56 +29,58 @@ class Platform:
         rate: float = 20.0,
         sink: EventSink = _drop,
         wallclock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        probe_interval: float = 15.0,
     ) -> None:
         if rate < 0:
             raise ValueError(f"rate must be >= 0 orders/s, got {rate!r}")
-        self.rng = random.Random(seed)
-        self.rate = rate
-        self.sink = sink
-        self.wallclock = wallclock
-        self.metrics = Metrics()
-        self.faults = Faults(CATALOGUE)
-        self.payments = Payments(self.metrics, self.faults)
-        self.elapsed = 0.0
-        self._carry = 0.0
-        self._next_order = 1
-        self.payments.probe()
+        classes: list[type[Domain]] = [Payments, Orders]
+        catalogue = {spec.name: spec for cls in classes for spec in cls.faults}
+        self.k = Kernel(seed=seed, rate=rate, sink=sink, wallclock=wallclock, catalogue=catalogue)
+        self.payments = Payments(self.k, probe_interval)
+        self.orders = Orders(self.k, self.payments)
+        self.domains: list[Domain] = [self.payments, self.orders]
+
+    @property
+    def metrics(self) -> Any:
+        return self.k.metrics
+
+    @property
+    def faults(self) -> Any:
+        return self.k.faults
+
+    @property
+    def elapsed(self) -> float:
+        return self.k.elapsed
+
+    @property
+    def sink(self) -> EventSink:
+        return self.k.sink
+
+    @sink.setter
+    def sink(self, sink: EventSink) -> None:
+        self.k.sink = sink
 
     def advance(self, seconds: float) -> int:
-        """Simulate ``seconds`` of traffic at the configured rate; returns orders placed."""
+        """Simulate ``seconds`` of traffic at the configured rate; returns orders submitted.
+
+        Long spans are cut into steps of at most a second, so time-based effects (probes,
+        overdue thresholds) land where they would in real time.
+        """
         if seconds < 0:
             raise ValueError(f"cannot go back in time ({seconds!r} s)")
-        self.elapsed += seconds
-        self._carry += self.rate * seconds
-        count = int(self._carry)
-        self._carry -= count
-        for _ in range(count):
-            self.place_order()
-        self.payments.probe()
-        return count
-
-    def place_order(self) -> None:
-        order_id = f"O{self._next_order:08d}"
-        self._next_order += 1
-        outcome = self.payments.pay(self.payments.choose(self.rng), self.rng)
-        if outcome.ok:
-            self.metrics.orders_created.inc()
-        else:
-            self.metrics.orders_failed.labels(reason="payment").inc()
-        del order_id
-
-    def emit(self, name: str, labels: dict[str, str], **fields: str | int | float) -> None:
-        """Report a one-off event to runbookd (``source: orderplatform``)."""
-        self.sink(
-            {
-                "name": name,
-                "source": "orderplatform",
-                "at": self.wallclock().isoformat(),
-                "labels": labels,
-                **fields,
-            }
-        )
+        placed = 0
+        left = seconds
+        while left > 0:
+            dt = min(left, 1.0)
+            left -= dt
+            self.k.elapsed += dt
+            for _ in range(self.k.due("orders", self.k.rate * dt)):
+                self.orders.place()
+                placed += 1
+            for domain in self.domains:
+                domain.step(dt)
+        return placed
 
     def fault_changed(self, name: str) -> None:
-        """Let gauges that mirror state (probes) show a fault at once, not at the next tick."""
-        self.payments.probe()
+        for domain in self.domains:
+            domain.fault_changed(name)

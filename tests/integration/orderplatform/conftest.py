@@ -28,7 +28,8 @@ class Sim:
         self.http = TestClient(self.app)
 
     def metric(self, name: str, **labels: str) -> float:
-        return self.platform.metrics.value(name, **labels)
+        """The sum of every series of ``name`` whose labels include ``labels``."""
+        return float(self.platform.metrics.total(name, **labels))
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["name"] == name]

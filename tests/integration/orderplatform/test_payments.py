@@ -17,12 +17,16 @@ def test_traffic_moves_the_payment_metrics(sim: Sim) -> None:
     placed = sim.platform.advance(10)
     assert placed == 500  # 50 orders/s for 10 s
     total = sum(attempts(sim, c) for c in ("alipay", "wechat", "card"))
-    assert total == placed
+    refused_before_paying = sim.metric("orders_failed_total", reason="invalid_input") + sim.metric(
+        "orders_failed_total", reason="out_of_stock"
+    )
+    assert total == placed - refused_before_paying
     assert attempts(sim, "backup") == 0
     # Healthy channels fail only the odd declined card: a few percent, not none, not most.
     failures = sum(failed(sim, c) for c in ("alipay", "wechat", "card"))
     assert 0 < failures < 0.1 * placed
-    assert sim.metric("orders_created_total") == placed - failures
+    assert sim.metric("orders_created_total") == total - failures
+    assert sim.metric("orders_failed_total", reason="payment_failed") == failures
 
 
 def test_traffic_is_deterministic_for_a_seed() -> None:
@@ -40,26 +44,29 @@ def test_traffic_is_deterministic_for_a_seed() -> None:
 
 def test_channel_outage_fails_its_payments_and_probe(sim: Sim) -> None:
     sim.platform.advance(5)
-    before = failed(sim, "alipay"), failed(sim, "wechat")
-    answer = sim.http.post("/faults/payment-channel-outage", json={"channel": "alipay"})
+    answer = sim.http.post("/faults/payment_channel_down", json={"channel": "alipay"})
     assert answer.status_code == 200
+    assert sim.metric("orders_payment_channel_up", channel="alipay") == 1  # until the next probe
+    sim.platform.advance(1)
     assert sim.metric("orders_payment_channel_up", channel="alipay") == 0
     assert sim.metric("orders_payment_channel_up", channel="wechat") == 1
+    before = failed(sim, "alipay"), failed(sim, "wechat")
     tried = attempts(sim, "alipay")
     sim.platform.advance(10)
     new_alipay = failed(sim, "alipay") - before[0]
+    assert sim.metric("orders_payment_failed_total", channel="alipay", reason="channel_error") > 100
     assert new_alipay == attempts(sim, "alipay") - tried > 100  # every alipay payment fails
     assert failed(sim, "wechat") - before[1] < 20
     status = sim.http.get("/admin/payments/channels/alipay").json()
     assert status["status"] == "down"
     assert status["routed_to"] is None
     listed = {f["name"]: f for f in sim.http.get("/faults").json()["faults"]}
-    assert listed["payment-channel-outage"]["active"] is True
-    assert listed["payment-channel-outage"]["params"] == {"channel": "alipay"}
+    assert listed["payment_channel_down"]["active"] is True
+    assert listed["payment_channel_down"]["params"] == {"channel": "alipay"}
 
 
 def test_switch_to_backup_stops_the_failures_and_rollback_undoes_it(sim: Sim) -> None:
-    sim.http.post("/faults/payment-channel-outage", json={"channel": "alipay"})
+    sim.http.post("/faults/payment_channel_down", json={"channel": "alipay"})
     route = {"from": "alipay", "to": "backup"}
     first = sim.http.post("/admin/payments/route", json=route)
     assert first.status_code == 200
@@ -86,7 +93,7 @@ def test_switch_to_backup_stops_the_failures_and_rollback_undoes_it(sim: Sim) ->
 
 
 def test_forbidden_routes_are_409_and_unknown_names_404(sim: Sim) -> None:
-    sim.http.post("/faults/payment-channel-outage", json={"channel": "backup"})
+    sim.http.post("/faults/payment_channel_down", json={"channel": "backup"})
     down = sim.http.post("/admin/payments/route", json={"from": "alipay", "to": "backup"})
     assert down.status_code == 409
     assert "backup" in down.json()["detail"]
@@ -103,11 +110,12 @@ def test_forbidden_routes_are_409_and_unknown_names_404(sim: Sim) -> None:
 
 def test_fault_api_validates_and_turns_off(sim: Sim) -> None:
     assert sim.http.post("/faults/no-such-fault").status_code == 404
-    bad = sim.http.post("/faults/payment-channel-outage", json={"channel": "paypal"})
+    bad = sim.http.post("/faults/payment_channel_down", json={"channel": "paypal"})
     assert bad.status_code == 422
     assert "channel" in bad.json()["detail"]
-    sim.http.post("/faults/payment-channel-outage", json={"channel": "wechat"})
-    off = sim.http.delete("/faults/payment-channel-outage")
-    assert off.json() == {"name": "payment-channel-outage", "active": False, "was_active": True}
+    sim.http.post("/faults/payment_channel_down", json={"channel": "wechat"})
+    off = sim.http.delete("/faults/payment_channel_down")
+    assert off.json() == {"name": "payment_channel_down", "active": False, "was_active": True}
+    sim.platform.advance(1)
     assert sim.metric("orders_payment_channel_up", channel="wechat") == 1
-    assert sim.http.delete("/faults/payment-channel-outage").json()["was_active"] is False
+    assert sim.http.delete("/faults/payment_channel_down").json()["was_active"] is False
