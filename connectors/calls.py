@@ -6,7 +6,8 @@ A built-in's ``run`` is wrapped by :func:`connector_call`, which
 - masks every secret it knows of in the error message and the result: the ``SecretStr`` values
   of the connector's settings, the values the executor resolved from ``${env:NAME}``
   (``CallContext.secrets``) and the parameters the connector names as secret (a Slack webhook URL,
-  a PagerDuty routing key, an ``Authorization`` header).
+  a PagerDuty routing key, an ``Authorization`` header); of a secret URL, its path and query too
+  (``secret_forms``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
+from urllib.parse import unquote_plus
 
+import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from connectors.base import (
@@ -35,12 +38,41 @@ S = TypeVar("S", bound=Settings)
 Call = Callable[[P, CallContext, Runtime], Awaitable[Result]]
 
 
+#: Parts of a secret URL shorter than this are not masked on their own (``/``, ``?a=1``):
+#: they are too common to say anything, and masking them would garble every message.
+MIN_PART = 6
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The secret, and for a URL the parts that messages quote without the rest.
+
+    An error names a request by its URL without the query (``web.target``), and servers echo
+    paths and query strings back: when the secret is a whole URL (a Slack webhook, an endpoint
+    with ``?token=``), its path, query, query values, user info and fragment are secrets too,
+    raw and percent-decoded.
+    """
+    forms = {secret}
+    try:
+        url = httpx.URL(secret)
+    except (httpx.InvalidURL, TypeError):
+        return forms
+    if url.scheme not in ("http", "https") or not url.host:
+        return forms
+    parts = [url.path, url.raw_path.decode("ascii", "replace"), url.fragment]
+    query = url.query.decode("ascii", "replace")
+    parts += [query, unquote_plus(query), *(v for _, v in url.params.multi_items())]
+    parts += [url.userinfo.decode("ascii", "replace"), url.password or ""]
+    forms.update(p for p in parts if len(p) >= MIN_PART)
+    return forms
+
+
 class Masker:
     """Replaces every known secret in text and in (nested) results with ``***``."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
+        forms = {form for s in secrets if s for form in secret_forms(s)}
         # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def text(self, text: str) -> str:
         for secret in self._secrets:

@@ -7,7 +7,9 @@ on the outbox and the journal), so this module does no storage and knows no data
 
 Secrets: ``${env:NAME}`` references in parameters are resolved here, just before the call, and
 every resolved value is masked in error messages. Rendered parameters in the timeline keep the
-reference, never the value.
+reference, never the value. ``$${env:`` is what templating made of a ``${env:`` inside alert
+data (``engine.templating.inert_references``): it is sent as the text ``${env:`` and resolves
+nothing, so alert content cannot read the service's environment.
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ from connectors.base import (
     Runtime,
     Settings,
 )
+from connectors.calls import Masker
 from engine.breaker import Breakers
 from engine.lang.durations import parse_duration
 
 log = logging.getLogger(__name__)
 
-ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-MASK = "***"
+#: ``${env:NAME}`` (group 1 is the name), or ``$${env:`` (escaped data: no group).
+ENV_REF = re.compile(r"\$\$\{env:|\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Secrets:
 
     def _lookup(self, match: re.Match[str]) -> str:
         name = match.group(1)
+        if name is None:
+            return "${env:"  # data that looked like a reference: text, not a lookup
         if name not in self.environ:
             raise PermanentError(f"environment variable {name} is not set")
         secret = self.environ[name]
@@ -92,9 +97,8 @@ class Secrets:
         return secret
 
     def mask(self, text: str) -> str:
-        for secret in sorted(self.used, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
+        # The connectors' masker: of a secret URL it also hides the path and query on their own.
+        return Masker(self.used).text(text)
 
 
 class Executor:

@@ -16,7 +16,30 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+REF_START = "${env:"
+#: What a ``${env:`` in a value printed by ``{{ }}`` becomes; the executor turns it back into
+#: ``${env:`` as plain text instead of resolving a reference (see ``inert_references``).
+ESCAPED_REF_START = "$" + REF_START
+
+
+def inert_references(value: Any) -> Any:
+    """Jinja ``finalize``: ``${env:`` in printed data becomes ``$${env:``, so it stays text.
+
+    The executor resolves ``${env:NAME}`` in rendered parameters. Without this, an alert whose
+    annotation says ``${env:DB_PASSWORD}`` would have the service's secret filled into a Slack
+    message or a request body. Only printed values are escaped: the runbook's own template text,
+    where its author writes references, is not.
+    """
+    text = value if isinstance(value, str) else str(value)
+    return text.replace(REF_START, ESCAPED_REF_START) if REF_START in text else value
+
+
+_ENV = SandboxedEnvironment(
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+    finalize=inert_references,
+)
 
 #: Root variables each kind of template may use.
 LEVEL_VARS = frozenset({"incident", "runbook", "alert", "level"})

@@ -24,6 +24,22 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # retu
         return None
 
 
+#: Loggers of the outbound HTTP client. httpx logs every request's full URL at INFO, and httpcore
+#: the answers' headers at DEBUG; connector URLs carry secrets (a Slack webhook's path, a
+#: ``?token=``) that runbookd masks everywhere else. The executor records each call instead.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
+def configure_logging(level: str) -> None:
+    """The service's logging: one line per record, at ``level``; the HTTP client's kept quiet."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -32,10 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    logging.basicConfig(
-        level=settings.log.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log.level)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     try:
