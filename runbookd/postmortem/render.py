@@ -6,8 +6,13 @@ in the context. HTML autoescapes every value. Markdown has no autoescape, so eve
 output goes through ``escape_markdown`` (Jinja's ``finalize`` hook): a runbook template cannot
 forget to escape a label.
 
-For the web page ``/postmortems/{id}``: ``render_html(summary)`` after
-``runbookd.postmortem.load.load_summary(service, id)``.
+For the web page ``/postmortems/{id}``::
+
+    summary, runbook = load_summary_and_runbook(service.db, incident_id)  # NotFound if unknown
+    page = render(summary, "html", runbook)  # the runbook's own *.html.j2 if it has one
+
+or ``render_html(load_summary(service, incident_id))`` for the built-in page only. Both loaders
+are in ``runbookd.postmortem.load`` and block (run them in a thread from async code).
 """
 
 from __future__ import annotations
