@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench bench-ingest bench-executor clean demo
+.PHONY: run test lint check bench bench-ingest bench-executor bench-pages clean demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: the engine benchmark against raw durable_rules, the webhook ingest benchmark, then the executor's
+## bench: the engine benchmark against raw durable_rules, the webhook ingest benchmark, the executor's,
+## then the web pages'
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/executor_bench.py
+	$(BIN)/python bench/pages_bench.py
 
 ## bench-ingest: webhook throughput against a bare endpoint, alert-to-incident latency (needs wrk)
 bench-ingest: $(STAMP)
@@ -41,6 +43,10 @@ bench-ingest: $(STAMP)
 ## bench-executor: 1,000 connector calls against a 100 ms endpoint, per pool size, against bare httpx
 bench-executor: $(STAMP)
 	$(BIN)/python bench/executor_bench.py
+
+## bench-pages: p50/p99 of each web page with 10,000 incidents, against a static page of equal size
+bench-pages: $(STAMP)
+	$(BIN)/python bench/pages_bench.py
 
 ## demo: a payment-channel outage on the simulated platform, handled by runbookd end to end
 ## (needs Debian's prometheus and prometheus-alertmanager; port 8081 free for the platform)
