@@ -26,6 +26,7 @@ from runbookd.api.incidents import incidents_router
 from runbookd.api.postmortem import postmortem_router
 from runbookd.api.runbooks import runbooks_router
 from runbookd.auth import Credentials, require
+from runbookd.drill_schedule import DrillJob
 from runbookd.service import Options, Service
 from runbookd.web.routes import web_router
 
@@ -155,6 +156,10 @@ def create_app(settings: RunbookdSettings) -> FastAPI:
         polls=tuple(_polls(settings)),
         breaker_failures=settings.executor.breaker_failures,
         breaker_open_for=settings.executor.breaker_open_for.total_seconds(),
+        drills=tuple(
+            DrillJob(d.cron, None if d.runbooks == "all" else tuple(d.runbooks))
+            for d in settings.drills
+        ),
     )
     return build_app(
         options,

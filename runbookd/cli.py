@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     from runbookd.connectors_cli import add_parser as add_connectors_parser
 
     add_connectors_parser(sub)
+    from runbookd.drill_cli import add_parser as add_drill_parser
+
+    add_drill_parser(sub)
     return parser
 
 

@@ -260,6 +260,7 @@ class Driller:
             if deadline is None:
                 break  # beyond a level without ack_within: only steps escalate, not the clock
             late = []
+            worst = timedelta(0)
             for run in opened:
                 t0 = _commands(run, "open_incident")[0].at
                 sent = [
@@ -270,9 +271,13 @@ class Driller:
                     and c.data.get("outcome") == "ok"
                 ]
                 if not sent or min(sent) > t0 + deadline:
-                    seen = self._offset(self.start + (min(sent) - t0)) if sent else "never"
+                    seen = f"+{_span(min(sent) - t0)}" if sent else "never"
                     late.append(f"{run.plan.label}: notified {seen}")
-            detail = f"due by +{format_duration(deadline) if deadline else '0s'} after opening"
+                else:
+                    worst = max(worst, min(sent) - t0)
+            detail = f"due by +{_span(deadline)} after opening"
+            if not late:
+                detail += f", notified by +{_span(worst)} in every drill"
             if not opened:
                 checks.append(DrillCheck(f"escalate {level.id}", False, "no drill opened one"))
             else:
@@ -306,7 +311,10 @@ class Driller:
                 bad = [o for o in outcomes if not o.split(": ", 1)[1].startswith(("ok", "skip"))]
                 checks.append(DrillCheck(f"step {step.id}", False, "; ".join(bad)))
             elif "ok" in ended:
-                checks.append(DrillCheck(f"step {step.id}", True, f"ran in {ended.count('ok')}"))
+                runs_ok = ended.count("ok")
+                checks.append(
+                    DrillCheck(f"step {step.id}", True, f"ok in {runs_ok} of {len(runs)} drills")
+                )
             elif ended and _waits_on_outcome(step.when):
                 checks.append(
                     DrillCheck(
@@ -366,6 +374,10 @@ class Driller:
             "detected_at": self._offset(opened[0].at) if opened else None,
             "problem": run.plan.problem or run.error,
         }
+
+
+def _span(value: timedelta) -> str:
+    return format_duration(value) if value > timedelta(0) else "0s"
 
 
 def incident_keys(driller: Driller) -> list[str]:

@@ -30,6 +30,7 @@ from engine.commands import Command
 from engine.events import Event
 from engine.executor import Executor, Outcome, Work
 from engine.lang.diagnostics import Diagnostic
+from runbookd.drill_schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.library import Library, load_library
 from runbookd.metrics import Metrics
 from runbookd.store import db
@@ -62,6 +63,7 @@ class Options:
     polls: tuple[Poll, ...] = ()
     breaker_failures: int = 5
     breaker_open_for: float = 30.0
+    drills: tuple[DrillJob, ...] = ()
 
 
 class JournalInbox:
@@ -201,7 +203,7 @@ class Service:
         self._start_polls()
 
     def _start_polls(self) -> None:
-        if not self.options.polls or self.http is None:
+        if not (self.options.polls or self.options.drills) or self.http is None:
             return
         # APScheduler for the periodic jobs (ARCHITECTURE decision 3); one instance per poll at
         # a time and missed runs coalesced, so a slow Prometheus cannot pile queries up.
@@ -222,8 +224,17 @@ class Service:
                 coalesce=True,
                 max_instances=1,
             )
+        add_drill_jobs(scheduler, self.options.drills, self._drill_once)
         scheduler.start()
         self._scheduler = scheduler
+
+    async def _drill_once(self, job: DrillJob) -> None:
+        # Drills are CPU work on their own engines, never the service's: a thread keeps the
+        # event loop answering webhooks meanwhile.
+        compiled = self.library.compiled() if self.library is not None else []
+        results = await asyncio.to_thread(run_drill_job, job, compiled, self.db)
+        failed = [r.runbook_id for r in results if not r.passed]
+        log.info("scheduled drill %s: %d runbooks, failed: %s", job.job_id, len(results), failed)
 
     async def _poll_once(self, poll: Poll, client: httpx.AsyncClient) -> None:
         stored = await run_poll(poll, client, self.inbox, datetime.now(UTC))

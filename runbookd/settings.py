@@ -177,6 +177,26 @@ class PollSettings(Section):
     )
 
 
+class DrillSettings(Section):
+    runbooks: list[Annotated[str, Field(pattern=ID_PATTERN)]] | Literal["all"] = Field(
+        "all", description="Runbook ids to drill, or all (every runbook loaded at that moment)."
+    )
+    cron: str = Field(
+        description="When, as a five-field crontab in UTC (minute hour day month weekday)."
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from runbookd.drill_schedule import cron_trigger
+
+        try:
+            cron_trigger(value)
+        except ValueError as exc:
+            raise ValueError(f"not a crontab line ({exc}); write e.g. '0 3 * * 1'") from None
+        return value
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     format: Literal["text", "json"] = Field("text", description="text for people, json for tools.")
@@ -213,6 +233,9 @@ class Settings(Section):
         description="Per-connector sections, validated by connectors.registry.",
     )
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    drills: list[DrillSettings] = Field(
+        default_factory=list, description="Scheduled drills of the runbooks (plan 12.1.2)."
+    )
 
     @field_validator("database_url")
     @classmethod

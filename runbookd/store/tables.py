@@ -12,6 +12,8 @@ crash it is rebuilt by replaying them; see ``runbookd.worker``.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -26,6 +28,8 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 metadata = MetaData()
 
@@ -180,3 +184,31 @@ lessons = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(256), nullable=False),
 )
+
+# --- drills (migration 0003) ------------------------------------------------------------------
+# Read by people (the /reports page), written once per drill and never updated: the one table that
+# is a SQLModel class, sharing the Core metadata above so Alembic and the schema stay one thing.
+
+_drill_registry = registry(metadata=metadata)
+
+
+class _DrillBase(SQLModel, registry=_drill_registry):
+    pass
+
+
+class DrillRun(_DrillBase, table=True):
+    """One drill of one runbook (plan 12.1.2): its score and the checks behind it."""
+
+    __tablename__ = "drill_run"
+    __table_args__ = (Index("ix_drill_run_started_at", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    runbook_id: str = Field(max_length=128)
+    runbook_version: int
+    started_at: datetime = Field(sa_type=DateTime(timezone=True))
+    finished_at: datetime = Field(sa_type=DateTime(timezone=True))
+    passed: bool
+    #: Share of the drill's checks that passed, 0..1.
+    score: float
+    #: JSON text: the checks (name, passed, detail) and the synthetic signals of each drill.
+    details: str = Field(sa_type=Text)
