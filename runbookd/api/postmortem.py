@@ -24,6 +24,21 @@ from runbookd.postmortem.render import render
 from runbookd.service import Service
 
 
+class Problem(SQLModel):
+    detail: str
+
+
+#: Answers every route here may give besides its success (documented for OpenAPI clients).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": Problem,
+        "description": "auth is configured and the credentials are missing or wrong",
+    },
+    404: {"model": Problem, "description": "no such incident (or follow-up item)"},
+    503: {"model": Problem, "description": "the store is unavailable"},
+}
+
+
 class FollowUpCreate(SQLModel):
     title: str = Field(min_length=1, max_length=500)
     owner: str | None = Field(None, min_length=1, max_length=256)
@@ -33,12 +48,16 @@ class FollowUpCreate(SQLModel):
 
 
 class FollowUpUpdate(SQLModel):
-    """Only the fields given change; ``owner: null`` or ``due: null`` clears them."""
+    """Only the fields given change; ``owner: null`` or ``due: null`` clears them.
 
-    title: str | None = Field(None, min_length=1, max_length=500)
+    ``title`` and ``status`` may be left out but not set to null: their default is not
+    validated (so "absent" is None here), while a null in the body fails validation.
+    """
+
+    title: str = Field(None, min_length=1, max_length=500)  # absent: None
     owner: str | None = Field(None, min_length=1, max_length=256)
     due: date | None = None
-    status: FollowUpStatus | None = None
+    status: FollowUpStatus = Field(None)  # absent: None
     by: str = Field(min_length=1, max_length=256, description="Who changes it.")
 
 
@@ -78,7 +97,7 @@ def postmortem_router(service: Service, dependencies: list[Depends]) -> APIRoute
         "/{incident_id}/postmortem",
         response_model=Summary,
         summary="The post-mortem (a draft while the incident is open)",
-        responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
+        responses={200: {"content": {"text/markdown": {}, "text/html": {}}}, **ERRORS},
     )
     async def postmortem(
         incident_id: str,
@@ -99,6 +118,7 @@ def postmortem_router(service: Service, dependencies: list[Depends]) -> APIRoute
         response_model=FollowUp,
         status_code=201,
         summary="Add a follow-up item",
+        responses=ERRORS,
     )
     async def add_follow_up(incident_id: str, body: FollowUpCreate) -> FollowUp:
         row = await call(
@@ -118,14 +138,12 @@ def postmortem_router(service: Service, dependencies: list[Depends]) -> APIRoute
         "/{incident_id}/follow-ups/{follow_up_id}",
         response_model=FollowUp,
         summary="Change a follow-up item",
+        responses=ERRORS,
     )
     async def change_follow_up(
         incident_id: str, follow_up_id: int, body: FollowUpUpdate
     ) -> FollowUp:
         given = body.model_fields_set - {"by"}
-        for name in ("title", "status"):
-            if name in given and getattr(body, name) is None:
-                raise HTTPException(422, f"body.{name}: may not be null")
         changes = {("due_date" if k == "due" else k): getattr(body, k) for k in given}
         row = await call(
             edits.update_follow_up,
@@ -138,7 +156,12 @@ def postmortem_router(service: Service, dependencies: list[Depends]) -> APIRoute
         )
         return _follow_up(row)
 
-    @router.put("/{incident_id}/lessons", response_model=Lessons, summary="Write the lessons")
+    @router.put(
+        "/{incident_id}/lessons",
+        response_model=Lessons,
+        summary="Write the lessons",
+        responses=ERRORS,
+    )
     async def put_lessons(incident_id: str, body: LessonsBody) -> Lessons:
         now = datetime.now(UTC)
         await call(edits.set_lessons, service.db, incident_id, text=body.text, by=body.by, now=now)
