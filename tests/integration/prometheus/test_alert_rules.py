@@ -1,0 +1,40 @@
+"""The Prometheus alerting rules in deploy/ are valid and behave as their unit tests say.
+
+``promtool check rules`` on every rule file, and ``promtool test rules`` on every unit-test file
+in tests/prometheus/ (series in, alerts out, on promtool's own clock). Skipped, with the reason,
+only where promtool is not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[3]
+RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
+UNIT_TESTS = sorted((ROOT / "tests" / "prometheus").glob("*.test.yml"))
+PROMTOOL = shutil.which("promtool")
+
+pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL is not None
+    return subprocess.run(
+        [PROMTOOL, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("path", RULES, ids=lambda p: p.name)
+def test_rule_file_is_valid(path: Path) -> None:
+    done = _promtool("check", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("path", UNIT_TESTS, ids=lambda p: p.name)
+def test_rules_behave_as_their_unit_tests_say(path: Path) -> None:
+    done = _promtool("test", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
