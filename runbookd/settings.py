@@ -177,8 +177,20 @@ class PollSettings(Section):
     )
 
 
+def _ids_or_all(value: Any) -> Any:
+    # One clear message instead of pydantic's one error per member of the union.
+    if value == "all":
+        return value
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected all, or a non-empty list of runbook ids such as [data-leak]")
+    for item in value:
+        if not isinstance(item, str) or not re.fullmatch(ID_PATTERN, item):
+            raise ValueError(f"{item!r} is not a runbook id (lower case, digits, _ . -)")
+    return value
+
+
 class DrillSettings(Section):
-    runbooks: list[Annotated[str, Field(pattern=ID_PATTERN)]] | Literal["all"] = Field(
+    runbooks: Annotated[list[str] | Literal["all"], BeforeValidator(_ids_or_all)] = Field(
         "all", description="Runbook ids to drill, or all (every runbook loaded at that moment)."
     )
     cron: str = Field(
