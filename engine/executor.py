@@ -138,8 +138,12 @@ class Executor:
     async def run(self) -> None:
         """Claim and run pending work until cancelled."""
         while True:
-            with contextlib.suppress(TimeoutError):  # a periodic look catches missed wake-ups
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            # A periodic look catches missed wake-ups. asyncio.timeout, not wait_for: on 3.11
+            # wait_for drops a cancel that arrives just after the wake-up (CPython gh-86296),
+            # and a shutdown that cancels once would then wait forever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._dispatch()

@@ -28,6 +28,7 @@ def test_quick_run_completes_every_call_once(capsys: pytest.CaptureFixture[str])
     assert row["executor_max_claimed"] <= 4 * row["workers"]
     assert 0 <= row["rss_growth_mib"] <= row["max_rss_growth_mib"]
     assert row["traced"]["problems"] == []
+    assert row["swallowed_cancels"] == 0  # one cancel stops the executor
     assert row["traced"]["peak_bytes"] > 0
     assert result["machine"]["cores"]
 
