@@ -7,6 +7,7 @@ import logging
 import os
 
 import uvicorn
+from prometheus_client import disable_created_metrics
 
 from examples.orderplatform.app import create_app
 from examples.orderplatform.events import Forwarder
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rate < 0 or args.tick <= 0 or args.probe_interval <= 0:
         parser.error("--rate must be >= 0, --tick and --probe-interval > 0")
+    # One process, one platform: the *_created series only double what Prometheus scrapes.
+    disable_created_metrics()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The token comes only from the environment: arguments are visible to others in ps.
     token = os.environ.get("RUNBOOKD_TOKEN")

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from examples.orderplatform.events import Forwarder
 from examples.orderplatform.faults import FaultError
-from examples.orderplatform.kernel import Conflict, NotFound
+from examples.orderplatform.kernel import BadRequest, Conflict, NotFound
 from examples.orderplatform.platform import Platform
 
 
@@ -51,13 +51,16 @@ def create_app(
     app = FastAPI(title="Simulated order platform", lifespan=lifespan)
     app.state.platform = platform
     admin = APIRouter(prefix="/admin", tags=["admin"])
-    for domain in platform.domains:
-        domain.routes(admin)
+    platform.routes(admin)
     app.include_router(admin)
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=409)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

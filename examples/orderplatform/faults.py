@@ -6,9 +6,12 @@ every order and behaves accordingly, so a fault's effect is visible only through
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
 class FaultError(ValueError):
@@ -31,12 +34,20 @@ class FaultSpec:
     choices: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     #: numeric parameters: name -> (default, lowest, highest)
     numbers: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
+    #: true/false parameters: name -> default
+    flags: Mapping[str, bool] = field(default_factory=dict)
+    #: identities (an account, an instrument token): name -> default
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted([*self.choices, *self.numbers, *self.flags, *self.texts])
 
     def params(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters of ``body`` checked against this spec, defaults filled in."""
-        unknown = sorted(set(body) - set(self.choices) - set(self.numbers))
+        unknown = sorted(set(body) - set(self.names))
         if unknown:
-            known = ", ".join(sorted([*self.choices, *self.numbers])) or "none"
+            known = ", ".join(self.names) or "none"
             raise FaultError(unknown[0], f"unknown parameter for {self.name!r} (known: {known})")
         out: dict[str, Any] = {}
         for key, (default, allowed) in self.choices.items():
@@ -51,6 +62,18 @@ class FaultSpec:
             if not low <= value <= high:
                 raise FaultError(key, f"{value!r} is outside {low:g}..{high:g}")
             out[key] = float(value)
+        for key, default_b in self.flags.items():
+            value = body.get(key, default_b)
+            if not isinstance(value, bool):
+                raise FaultError(key, f"expected true or false, got {value!r}")
+            out[key] = value
+        for key, default_t in self.texts.items():
+            value = body.get(key, default_t)
+            if not isinstance(value, str) or not IDENTITY.fullmatch(value):
+                raise FaultError(
+                    key, f"expected an identifier (letters, digits, _.@-), got {value!r}"
+                )
+            out[key] = value
         return out
 
 
@@ -101,6 +124,8 @@ class Faults:
                         k: {"default": d, "min": lo, "max": hi}
                         for k, (d, lo, hi) in spec.numbers.items()
                     },
+                    **{k: {"default": d, "one_of": [True, False]} for k, d in spec.flags.items()},
+                    **{k: {"default": d} for k, d in spec.texts.items()},
                 },
             }
             for spec in self.catalogue.values()

@@ -126,3 +126,18 @@ def require(value: str, allowed: Sequence[str], what: str) -> str:
     if value not in allowed:
         raise NotFound(f"no {what} {value!r} (known: {', '.join(allowed)})")
     return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def duration(text: str, what: str = "since") -> float:
+    """Seconds of a duration such as ``90s``, ``15m``, ``1h`` or ``7d`` (NotFound-free: 422)."""
+    unit = text[-1:] if text else ""
+    if unit not in _UNITS or not text[:-1].isdigit():
+        raise BadRequest(f"{what}: expected a duration such as 30m, 1h or 7d, got {text!r}")
+    return int(text[:-1]) * _UNITS[unit]
+
+
+class BadRequest(Exception):
+    """A value the route's model cannot check by itself: HTTP 422."""

@@ -1,7 +1,8 @@
 """The closed sets of label values the signals contract lists (docs/order-platform-signals.md).
 
-Chapters 2-5 and 6-9 were written separately and name some dimensions differently (storefront
-clients, warehouses); each metric uses its own chapter's set, as the contract says.
+Chapters 2-5 and 6-9 name the storefront clients differently (chapter 2: web/app/miniprogram;
+chapter 6: web/ios/android/partner_api); each metric uses its own chapter's set, as the contract
+says.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ MODIFY_SOURCES = ("customer", "operator", "partner_api")
 STOCK_OPERATIONS = ("reserve", "release", "adjust")
 
 # chapters 6 and 7
-WAREHOUSES = ("wh-east", "wh-north", "wh-south", "wh-west")
+WAREHOUSES = STOCK_WAREHOUSES  # chapter 6 aligned its warehouses with chapter 4's
 CARRIERS = ("sf", "jd", "zto", "yto", "ems")
 REGIONS = ("east", "north", "south", "west", "central")
 SHIP_CLIENTS = ("web", "ios", "android", "partner_api")
@@ -56,7 +57,6 @@ PACKAGING = ("standard", "fragile")
 
 # chapter 8
 RETURN_REASONS = ("none", "window_expired", "not_returnable", "reason_not_accepted", "invalid_form")
-REFUND_METHODS = ("original_route", "balance", "bank_transfer")
 
 # chapter 9
 CONTACTS = ("chat", "phone", "email", "ticket")

@@ -9,8 +9,31 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Family:
+    """A metric whose labelled children are cached: the traffic asks for them per order, and
+    the client library's own ``labels()`` lookup is the simulator's hottest code otherwise."""
+
+    def __init__(self, metric: Counter | Gauge) -> None:
+        self.metric = metric
+        self._children: dict[tuple[tuple[str, str], ...], Any] = {}
+
+    def labels(self, **labels: str) -> Any:
+        key = tuple(labels.items())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.metric.labels(**labels)
+        return child
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.metric.inc(amount)
+
+    def set(self, value: float) -> None:
+        self.metric.set(value)  # type: ignore[union-attr]  # only on unlabelled gauges
 
 
 class Metrics:
@@ -19,20 +42,20 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
 
-    def counter(self, name: str, doc: str, **labels: Sequence[str]) -> Counter:
+    def counter(self, name: str, doc: str, **labels: Sequence[str]) -> Family:
         """A counter ``name`` (without ``_total``: the client adds it)."""
-        metric = Counter(name, doc, list(labels), registry=self.registry)
-        for combo in itertools.product(*labels.values()):
-            if combo:
-                metric.labels(*combo)
-        return metric
+        return self._family(Counter(name, doc, list(labels), registry=self.registry), labels)
 
-    def gauge(self, name: str, doc: str, **labels: Sequence[str]) -> Gauge:
-        metric = Gauge(name, doc, list(labels), registry=self.registry)
-        for combo in itertools.product(*labels.values()):
-            if combo:
-                metric.labels(*combo)
-        return metric
+    def gauge(self, name: str, doc: str, **labels: Sequence[str]) -> Family:
+        return self._family(Gauge(name, doc, list(labels), registry=self.registry), labels)
+
+    @staticmethod
+    def _family(metric: Counter | Gauge, labels: dict[str, Sequence[str]]) -> Family:
+        family = Family(metric)
+        if labels:
+            for combo in itertools.product(*labels.values()):
+                family.labels(**dict(zip(labels, combo, strict=True)))
+        return family
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

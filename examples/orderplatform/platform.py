@@ -6,9 +6,30 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import APIRouter
+
+from examples.orderplatform.aftersales import Aftersales
+from examples.orderplatform.cancellations import Cancellations
+from examples.orderplatform.delivery import Delivery
 from examples.orderplatform.kernel import Domain, EventSink, Kernel
+from examples.orderplatform.modifications import Modifications
 from examples.orderplatform.orders import Orders
 from examples.orderplatform.payments import Payments
+from examples.orderplatform.returns import Returns
+from examples.orderplatform.security import Security
+from examples.orderplatform.shipping import Shipping
+
+DOMAINS: tuple[type[Domain], ...] = (
+    Payments,
+    Orders,
+    Cancellations,
+    Modifications,
+    Shipping,
+    Delivery,
+    Returns,
+    Aftersales,
+    Security,
+)
 
 
 def _drop(event: dict[str, Any]) -> None:
@@ -33,12 +54,28 @@ class Platform:
     ) -> None:
         if rate < 0:
             raise ValueError(f"rate must be >= 0 orders/s, got {rate!r}")
-        classes: list[type[Domain]] = [Payments, Orders]
-        catalogue = {spec.name: spec for cls in classes for spec in cls.faults}
+        catalogue = {spec.name: spec for cls in DOMAINS for spec in cls.faults}
         self.k = Kernel(seed=seed, rate=rate, sink=sink, wallclock=wallclock, catalogue=catalogue)
         self.payments = Payments(self.k, probe_interval)
         self.orders = Orders(self.k, self.payments)
-        self.domains: list[Domain] = [self.payments, self.orders]
+        self.cancellations = Cancellations(self.k)
+        self.modifications = Modifications(self.k)
+        self.shipping = Shipping(self.k)
+        self.delivery = Delivery(self.k)
+        self.returns = Returns(self.k, self.payments)
+        self.aftersales = Aftersales(self.k)
+        self.security = Security(self.k)
+        self.domains: list[Domain] = [
+            self.payments,
+            self.orders,
+            self.cancellations,
+            self.modifications,
+            self.shipping,
+            self.delivery,
+            self.returns,
+            self.aftersales,
+            self.security,
+        ]
 
     @property
     def metrics(self) -> Any:
@@ -84,3 +121,8 @@ class Platform:
     def fault_changed(self, name: str) -> None:
         for domain in self.domains:
             domain.fault_changed(name)
+
+    def routes(self, router: APIRouter) -> None:
+        """Every domain's admin operations."""
+        for domain in self.domains:
+            domain.routes(router)
