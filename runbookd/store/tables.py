@@ -137,6 +137,8 @@ incident = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_incident_status", "status"),
     Index("ix_incident_opened_at", "opened_at"),
+    # The web list's runbook filter and its list of runbooks (migration 0004).
+    Index("ix_incident_runbook", "runbook", "opened_at"),
 )
 
 timeline = Table(
@@ -150,6 +152,13 @@ timeline = Table(
     Column("data", Text, nullable=False),
     Column("journal_seq", SeqType, nullable=True),
     Index("ix_timeline_incident", "incident_id", "id"),
+    # Partial: which incidents had a step finish (the remediation report, migration 0004).
+    Index(
+        "ix_timeline_step_outcome",
+        "incident_id",
+        sqlite_where=text("kind = 'step_outcome'"),
+        postgresql_where=text("kind = 'step_outcome'"),
+    ),
 )
 
 # --- post-mortem edits (migration 0002) -------------------------------------------------------

@@ -1,9 +1,10 @@
 """The ``/reports`` page: sections computed in SQL over a period, each a chart and its numbers.
 
-``SECTIONS`` is the extension point: a list of functions ``(conn, period) -> Section`` drawn in
-order. A new report (drill scores, say) is one more function appended there; it gets the same
-connection and period and returns its chart and table. Every section aggregates with GROUP BY in
-the database and reads back at most a few hundred rows, so the page stays fast at any size.
+``SECTIONS`` is the extension point: a list of functions ``(report) -> Section`` drawn in order.
+A new report (drill scores, say) is one more function appended there; it gets ``report.conn``
+and ``report.period`` and returns its chart and table. The built-in sections fold one shared
+GROUP BY over the period's incidents (``Report.facts``); a new section should aggregate in SQL
+too and read back a few hundred rows at most, so the page stays fast at any size.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Connection, and_, case, exists, func, select
+from sqlalchemy import Connection, and_, case, exists, func, literal_column, select
 
 from runbookd.store import tables as t
 from runbookd.web import sqlfn
@@ -79,23 +80,124 @@ class Section:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-SectionFn = Callable[[Connection, Period], Section]
+@dataclass(frozen=True)
+class Fact:
+    """One group of the period's incidents sharing every key below, with its sums."""
+
+    runbook: str
+    section: str
+    severity: str
+    nature: str
+    week: str
+    escalated: bool
+    remediated: bool
+    incidents: int
+    tta_sum: float
+    acknowledged: int
+    ttr_sum: float
+    resolved: int
+    alerts: int
+    resolved_unacked: int
+    mitigated: int
 
 
-def _in(period: Period) -> Any:
+@dataclass
+class Report:
+    """What a section gets: the connection, the period, and the period's facts (one query)."""
+
+    conn: Connection
+    period: Period
+    _facts: list[Fact] | None = None
+
+    def facts(self) -> list[Fact]:
+        """The incidents of the period grouped by every key the built-in sections need.
+
+        One GROUP BY pass over the period's rows (found by the ``opened_at`` index) instead
+        of one per section; what comes back is a few hundred groups at most (runbooks x
+        severities x weeks x two flags), which the sections fold.
+        """
+        if self._facts is None:
+            self._facts = _facts(self.conn, self.period)
+        return self._facts
+
+
+SectionFn = Callable[[Report], Section]
+
+
+def _facts(conn: Connection, period: Period) -> list[Fact]:
     c = t.incident.c
-    return and_(c.opened_at >= period.start, c.opened_at < period.end)
+    dialect = conn.dialect.name
+    keys = (
+        c.runbook,
+        c.section,
+        c.severity,
+        func.coalesce(sqlfn.detail_text("nature"), "unknown"),
+        sqlfn.week_start(dialect, c.opened_at),
+        case((sqlfn.detail_int("level") > 0, 1), else_=0),
+        # A literal, not a bound parameter: only then can SQLite use the partial index.
+        case(
+            (
+                exists().where(
+                    t.timeline.c.incident_id == c.id,
+                    t.timeline.c.kind == literal_column("'step_outcome'"),
+                ),
+                1,
+            ),
+            else_=0,
+        ),
+    )
+    labelled = [k.label(f"k{i}") for i, k in enumerate(keys)]
+    unacked = and_(c.acknowledged_at.is_(None), c.resolved_at.is_not(None))
+    query = (
+        select(
+            *labelled,
+            func.count(),
+            func.sum(sqlfn.seconds_between(dialect, c.opened_at, c.acknowledged_at)),
+            func.count(c.acknowledged_at),
+            func.sum(sqlfn.seconds_between(dialect, c.opened_at, c.resolved_at)),
+            func.count(c.resolved_at),
+            func.sum(c.alerts),
+            func.sum(case((unacked, 1), else_=0)),
+            func.count(c.mitigated_at),
+        )
+        .where(c.opened_at >= period.start, c.opened_at < period.end)
+        .group_by(*(literal_column(f"k{i}") for i in range(len(keys))))
+    )
+    return [
+        Fact(
+            runbook=str(r[0]),
+            section=str(r[1]),
+            severity=str(r[2]),
+            nature=str(r[3]),
+            week=str(r[4])[:10],
+            escalated=bool(r[5]),
+            remediated=bool(r[6]),
+            incidents=int(r[7]),
+            tta_sum=float(r[8] or 0.0),
+            acknowledged=int(r[9]),
+            ttr_sum=float(r[10] or 0.0),
+            resolved=int(r[11]),
+            alerts=int(r[12] or 0),
+            resolved_unacked=int(r[13] or 0),
+            mitigated=int(r[14]),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def _count(facts: list[Fact], key: Callable[[Fact], str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in facts:
+        out[key(f)] = out.get(key(f), 0) + f.incidents
+    return out
 
 
 def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
-def by_severity(conn: Connection, period: Period) -> Section:
-    c = t.incident.c
-    rows: dict[str, int] = dict(
-        conn.execute(select(c.severity, func.count()).where(_in(period)).group_by(c.severity)).all()
-    )
+def by_severity(report: Report) -> Section:
+    rows = _count(report.facts(), lambda f: f.severity)
     order = ["critical", "high", "medium", "low"]
     order += sorted(k for k in rows if k not in order)
     items = [(s, float(rows.get(s, 0))) for s in order]
@@ -107,15 +209,9 @@ def by_severity(conn: Connection, period: Period) -> Section:
     )
 
 
-def by_nature(conn: Connection, period: Period) -> Section:
-    nature = sqlfn.detail_text("nature")
-    rows = conn.execute(
-        select(nature, func.count())
-        .where(_in(period))
-        .group_by(nature)
-        .order_by(func.count().desc())
-    ).all()
-    items = [(str(n or "unknown"), float(k)) for n, k in rows]
+def by_nature(report: Report) -> Section:
+    rows = _count(report.facts(), lambda f: f.nature)
+    items = [(n, float(k)) for n, k in sorted(rows.items(), key=lambda kv: (-kv[1], kv[0]))]
     return Section(
         "nature",
         "Incidents by nature",
@@ -124,19 +220,15 @@ def by_nature(conn: Connection, period: Period) -> Section:
     )
 
 
-def by_chapter(conn: Connection, period: Period) -> Section:
-    c = t.incident.c
-    # GROUP BY section in SQL (a handful of rows), then fold sections into their chapter.
-    rows = conn.execute(
-        select(c.section, func.count()).where(_in(period)).group_by(c.section)
-    ).all()
+def by_chapter(report: Report) -> Section:
+    rows = _count(report.facts(), lambda f: f.section)
     chapters: dict[str, int] = {}
-    for section, n in rows:
-        chapter = str(section).split(".", 1)[0]
-        chapters[chapter] = chapters.get(chapter, 0) + int(n)
+    for section, n in rows.items():
+        chapter = section.split(".", 1)[0]
+        chapters[chapter] = chapters.get(chapter, 0) + n
     ordered = sorted(chapters.items(), key=lambda kv: (_chapter_key(kv[0]), kv[0]))
     items = [(f"chapter {ch}", float(n)) for ch, n in ordered]
-    sections = sorted(((str(s), int(n)) for s, n in rows), key=lambda kv: _section_key(kv[0]))
+    sections = sorted(rows.items(), key=lambda kv: _section_key(kv[0]))
     return Section(
         "chapter",
         "Incidents by plan chapter",
@@ -153,39 +245,30 @@ def _section_key(section: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 1_000_000 for p in section.split("."))
 
 
-def weekly_times(conn: Connection, period: Period) -> Section:
-    c = t.incident.c
-    dialect = conn.dialect.name
-    week = sqlfn.week_start(dialect, c.opened_at).label("week")
-    tta = sqlfn.seconds_between(dialect, c.opened_at, c.acknowledged_at)
-    ttr = sqlfn.seconds_between(dialect, c.opened_at, c.resolved_at)
-    rows = conn.execute(
-        select(
-            week,
-            func.count(),
-            func.avg(tta),
-            func.count(c.acknowledged_at),
-            func.avg(ttr),
-            func.count(c.resolved_at),
-        )
-        .where(_in(period))
-        .group_by(week)
-        .order_by(week)
-    ).all()
-    weeks = [_iso_week(str(r[0])) for r in rows]
-    mtta = [None if r[2] is None else round(float(r[2]) / 60, 1) for r in rows]
-    mttr = [None if r[4] is None else round(float(r[4]) / 60, 1) for r in rows]
+def weekly_times(report: Report) -> Section:
+    weeks: dict[str, list[float]] = {}
+    for f in report.facts():
+        w = weeks.setdefault(f.week, [0, 0.0, 0, 0.0, 0])
+        w[0] += f.incidents
+        w[1] += f.tta_sum
+        w[2] += f.acknowledged
+        w[3] += f.ttr_sum
+        w[4] += f.resolved
+    ordered = sorted(weeks.items())
+    labels = [_iso_week(monday) for monday, _ in ordered]
+    mtta = [round(w[1] / w[2] / 60, 1) if w[2] else None for _, w in ordered]
+    mttr = [round(w[3] / w[4] / 60, 1) if w[4] else None for _, w in ordered]
     return Section(
         "times",
         "Mean time to acknowledge and to resolve, per ISO week (minutes)",
         trend_chart(
-            weeks, [("MTTA", mtta), ("MTTR", mttr)], title="MTTA and MTTR per week", unit=" min"
+            labels, [("MTTA", mtta), ("MTTR", mttr)], title="MTTA and MTTR per week", unit=" min"
         ),
         Table(
             ["week", "incidents", "MTTA (min)", "acknowledged", "MTTR (min)", "resolved"],
             [
-                [w, int(r[1]), a, int(r[3]), m, int(r[5])]
-                for w, r, a, m in zip(weeks, rows, mtta, mttr, strict=True)
+                [label, int(w[0]), a, int(w[2]), m, int(w[4])]
+                for label, (_, w), a, m in zip(labels, ordered, mtta, mttr, strict=True)
             ],
         ),
         note="Means over the incidents opened that week that were acknowledged (resolved).",
@@ -197,18 +280,16 @@ def _iso_week(monday: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def escalation_rate(conn: Connection, period: Period) -> Section:
-    c = t.incident.c
-    escalated = func.sum(case((sqlfn.detail_int("level") > 0, 1), else_=0))
-    rows = conn.execute(
-        select(c.runbook, func.count(), escalated)
-        .where(_in(period))
-        .group_by(c.runbook)
-        .order_by(c.runbook)
-    ).all()
-    total = sum(int(r[1]) for r in rows)
-    up = sum(int(r[2] or 0) for r in rows)
-    items = [(str(r[0]), _pct(int(r[2] or 0), int(r[1])) or 0.0) for r in rows]
+def escalation_rate(report: Report) -> Section:
+    per: dict[str, list[int]] = {}
+    for f in report.facts():
+        row = per.setdefault(f.runbook, [0, 0])
+        row[0] += f.incidents
+        row[1] += f.incidents if f.escalated else 0
+    rows = sorted(per.items())
+    total = sum(n for _, (n, _) in rows)
+    up = sum(e for _, (_, e) in rows)
+    items = [(rb, _pct(e, n) or 0.0) for rb, (n, e) in rows]
     return Section(
         "escalation",
         "Escalation rate",
@@ -220,7 +301,7 @@ def escalation_rate(conn: Connection, period: Period) -> Section:
         ),
         Table(
             ["runbook", "incidents", "escalated", "rate %"],
-            [[str(r[0]), int(r[1]), int(r[2] or 0), _pct(int(r[2] or 0), int(r[1]))] for r in rows]
+            [[rb, n, e, _pct(e, n)] for rb, (n, e) in rows]
             + [["all runbooks", total, up, _pct(up, total)]],
         ),
         note="Escalated: the incident reached a level after the first (nobody acknowledged in time, or a step asked for it).",
@@ -228,57 +309,51 @@ def escalation_rate(conn: Connection, period: Period) -> Section:
     )
 
 
-def remediation(conn: Connection, period: Period) -> Section:
-    c = t.incident.c
-    # "Attempted": at least one step finished (ok, failed, skipped) -- one probe per incident on
-    # the (incident_id, id) index. "Succeeded": the steps brought the incident to mitigated.
-    attempted = exists().where(
-        t.timeline.c.incident_id == c.id, t.timeline.c.kind == "step_outcome"
-    )
-    rows = conn.execute(
-        select(c.runbook, func.count(), func.count(c.mitigated_at))
-        .where(_in(period), attempted)
-        .group_by(c.runbook)
-        .order_by(c.runbook)
-    ).all()
-    items = [(str(r[0]), _pct(int(r[2]), int(r[1])) or 0.0) for r in rows]
+def remediation(report: Report) -> Section:
+    # "Run": at least one step finished (ok, failed or skipped). "Succeeded": the steps brought
+    # the incident to mitigated (only handling sets mitigated_at).
+    per: dict[str, list[int]] = {}
+    for f in report.facts():
+        if f.remediated:
+            row = per.setdefault(f.runbook, [0, 0])
+            row[0] += f.incidents
+            row[1] += f.mitigated
+    rows = sorted(per.items())
+    items = [(rb, _pct(ok, n) or 0.0) for rb, (n, ok) in rows]
     return Section(
         "remediation",
         "Remediation success rate by runbook",
         bar_chart(items, title="Remediation success rate by runbook", unit="%", max_value=100),
         Table(
             ["runbook", "remediations run", "succeeded", "rate %"],
-            [[str(r[0]), int(r[1]), int(r[2]), _pct(int(r[2]), int(r[1]))] for r in rows],
+            [[rb, n, ok, _pct(ok, n)] for rb, (n, ok) in rows],
         ),
         note="Succeeded: the runbook's steps brought the incident to mitigated.",
     )
 
 
-def noisy(conn: Connection, period: Period) -> Section:
-    c = t.incident.c
-    unacked = func.sum(
-        case((and_(c.acknowledged_at.is_(None), c.resolved_at.is_not(None)), 1), else_=0)
-    )
-    rows = conn.execute(
-        select(c.runbook, func.count(), func.sum(c.alerts), unacked)
-        .where(_in(period))
-        .group_by(c.runbook)
-        .order_by(func.count().desc(), c.runbook)
-        .limit(10)
-    ).all()
+def noisy(report: Report) -> Section:
+    per: dict[str, list[int]] = {}
+    for f in report.facts():
+        row = per.setdefault(f.runbook, [0, 0, 0])
+        row[0] += f.incidents
+        row[1] += f.alerts
+        row[2] += f.resolved_unacked
+    rows = sorted(per.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]
     return Section(
         "noisy",
         "Top noisy runbooks",
-        bar_chart([(str(r[0]), float(r[1])) for r in rows], title="Incidents per runbook (top 10)"),
+        bar_chart([(rb, float(v[0])) for rb, v in rows], title="Incidents per runbook (top 10)"),
         Table(
             ["runbook", "incidents", "alerts", "resolved without acknowledgement"],
-            [[str(r[0]), int(r[1]), int(r[2] or 0), int(r[3] or 0)] for r in rows],
+            [[rb, *v] for rb, v in rows],
         ),
         note="Many incidents that resolve before anyone acknowledges them point at a rule to tune.",
     )
 
 
-def follow_ups(conn: Connection, period: Period) -> Section:
+def follow_ups(report: Report) -> Section:
+    conn = report.conn
     fu, c = t.follow_up.c, t.incident.c
     still_open = fu.status.in_(("open", "in_progress"))
     by_status: dict[str, int] = dict(
@@ -324,4 +399,5 @@ SECTIONS: list[SectionFn] = [
 def build(
     conn: Connection, period: Period, sections: list[SectionFn] | None = None
 ) -> list[Section]:
-    return [fn(conn, period) for fn in (SECTIONS if sections is None else sections)]
+    report = Report(conn, period)
+    return [fn(report) for fn in (SECTIONS if sections is None else sections)]

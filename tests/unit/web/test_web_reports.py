@@ -28,9 +28,9 @@ def test_counts_by_severity_nature_and_chapter(engine: Engine, add_incident: Add
     add_incident(MON - timedelta(days=1), severity="low", section="3.3")  # before the period
     add_incident(MON + timedelta(days=14), severity="low", section="3.3")  # after it
     with engine.connect() as conn:
-        sev = reports.by_severity(conn, PERIOD)
-        nature = reports.by_nature(conn, PERIOD)
-        chapter = reports.by_chapter(conn, PERIOD)
+        sev = reports.by_severity(reports.Report(conn, PERIOD))
+        nature = reports.by_nature(reports.Report(conn, PERIOD))
+        chapter = reports.by_chapter(reports.Report(conn, PERIOD))
     assert table(sev) == [["critical", 2], ["high", 0], ["medium", 0], ["low", 1]]
     assert sorted(map(tuple, table(nature))) == [
         ("business", 1),
@@ -53,7 +53,7 @@ def test_weekly_mtta_and_mttr(engine: Engine, add_incident: AddIncident) -> None
     w46 = MON + timedelta(days=7)
     add_incident(w46, resolved=w46 + timedelta(minutes=30))
     with engine.connect() as conn:
-        section = reports.weekly_times(conn, PERIOD)
+        section = reports.weekly_times(reports.Report(conn, PERIOD))
     assert table(section) == [
         ["2026-W45", 2, 3.0, 2, 60.0, 1],
         ["2026-W46", 1, None, 0, 30.0, 1],
@@ -70,8 +70,8 @@ def test_escalation_and_remediation_rates(engine: Engine, add_incident: AddIncid
     add_incident(MON, runbook="rb-a", level=0)  # no step ran: not a remediation
     add_incident(MON, runbook="rb-b", level=2)
     with engine.connect() as conn:
-        esc = reports.escalation_rate(conn, PERIOD)
-        rem = reports.remediation(conn, PERIOD)
+        esc = reports.escalation_rate(reports.Report(conn, PERIOD))
+        rem = reports.remediation(reports.Report(conn, PERIOD))
     assert table(esc) == [
         ["rb-a", 4, 1, 25.0],
         ["rb-b", 1, 1, 100.0],
@@ -85,7 +85,7 @@ def test_noisy_runbooks_ranked_by_incidents(engine: Engine, add_incident: AddInc
         add_incident(MON, runbook="noisy", alerts=5, resolved=MON + timedelta(minutes=1))
     add_incident(MON, runbook="quiet", alerts=2, acked=MON, resolved=MON + timedelta(minutes=1))
     with engine.connect() as conn:
-        section = reports.noisy(conn, PERIOD)
+        section = reports.noisy(reports.Report(conn, PERIOD))
     assert table(section) == [["noisy", 3, 15, 3], ["quiet", 1, 2, 0]]
 
 
@@ -116,14 +116,15 @@ def test_open_follow_ups_due_first(engine: Engine, add_incident: AddIncident) ->
                 item("finished", "done", date(2026, 11, 1)),
             ],
         )
-        section = reports.follow_ups(conn, PERIOD)
+        section = reports.follow_ups(reports.Report(conn, PERIOD))
     assert [row[2] for row in table(section)] == ["sooner", "later", "no date"]
     assert ">in progress<" in str(section.chart)
 
 
 def test_sections_are_an_extension_point(engine: Engine) -> None:
-    def extra(_conn: object, period: Period) -> reports.Section:
-        return reports.Section("extra", "Extra", None, reports.Table(["days"], [[period.last.day]]))
+    def extra(report: reports.Report) -> reports.Section:
+        days = report.period.last.day
+        return reports.Section("extra", "Extra", None, reports.Table(["days"], [[days]]))
 
     with engine.connect() as conn:
         built = reports.build(conn, PERIOD, [*reports.SECTIONS, extra])
