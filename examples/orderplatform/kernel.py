@@ -6,6 +6,8 @@ its state and metrics, moves with the traffic in ``step(dt)``, and offers admin 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -55,6 +57,7 @@ class Kernel:
         self.elapsed = 0.0
         self._carry: dict[str, float] = {}
         self._ids: dict[str, int] = {}
+        self._cumulative: dict[tuple[float, ...], list[float]] = {}
         self._started = wallclock()
 
     def due(self, key: str, expected: float) -> int:
@@ -64,15 +67,21 @@ class Kernel:
         3 in 10 steps, never 0 forever nor a random burst.
         """
         total = self._carry.get(key, 0.0) + max(expected, 0.0)
-        count = int(total)
+        count = int(total + 1e-9)  # 60 x (6/60) is 5.9999...: still six
         self._carry[key] = total - count
         return count
 
     def chance(self, probability: float) -> bool:
         return self.rng.random() < probability
 
-    def pick(self, values: Sequence[T], weights: Sequence[float] | None = None) -> T:
-        return self.rng.choices(values, weights)[0]
+    def pick(self, values: Sequence[T], weights: tuple[float, ...] | None = None) -> T:
+        """One of ``values``; the simulator's hottest call, so no ``random.choices``."""
+        if weights is None:
+            return values[int(self.rng.random() * len(values))]
+        cumulative = self._cumulative.get(weights)
+        if cumulative is None:
+            cumulative = self._cumulative[weights] = list(itertools.accumulate(weights))
+        return values[bisect.bisect(cumulative, self.rng.random() * cumulative[-1])]
 
     def new_id(self, prefix: str) -> str:
         self._ids[prefix] = self._ids.get(prefix, 0) + 1

@@ -17,7 +17,7 @@ T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 class Sim:
     """A platform, its events, and a synchronous client over its ASGI app."""
 
-    def __init__(self, rate: float = 50.0, seed: int = 7) -> None:
+    def __init__(self, rate: float = 20.0, seed: int = 7) -> None:
         self.events: list[dict[str, Any]] = []
         self.platform = Platform(
             seed=seed, rate=rate, sink=self.events.append, wallclock=lambda: T0
@@ -38,3 +38,27 @@ class Sim:
 @pytest.fixture
 def sim() -> Sim:
     return Sim()
+
+
+def on(sim: Sim, fault: str, **params: Any) -> None:
+    """Switch a fault on, failing the test if the platform refuses."""
+    answer = sim.http.post(f"/faults/{fault}", json=params)
+    assert answer.status_code == 200, answer.text
+
+
+def off(sim: Sim, fault: str) -> None:
+    answer = sim.http.delete(f"/faults/{fault}")
+    assert answer.status_code == 200, answer.text
+
+
+def op(sim: Sim, path: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
+    """POST an admin operation and return its JSON answer, checking the status."""
+    answer = sim.http.post(path, json=body or {})
+    assert answer.status_code == status, answer.text
+    return answer.json()
+
+
+def get(sim: Sim, path: str, **params: Any) -> Any:
+    answer = sim.http.get(path, params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.integration.orderplatform.conftest import Sim
+import pytest
+
+from tests.integration.orderplatform.conftest import Sim, get, on, op
+
+
+@pytest.fixture
+def sim() -> Sim:
+    # Busier than the default, so that a 10 s window holds enough payments per channel.
+    return Sim(rate=50)
 
 
 def failed(sim: Sim, channel: str) -> float:
@@ -32,14 +40,14 @@ def test_traffic_moves_the_payment_metrics(sim: Sim) -> None:
 def test_traffic_is_deterministic_for_a_seed() -> None:
     runs = []
     for _ in range(2):
-        sim = Sim(seed=11)
+        sim = Sim(seed=11, rate=50)
         sim.platform.advance(3)
         sim.platform.advance(4.5)
         runs.append(sim.platform.metrics.exposition())
     assert b"orders_payment_attempts_total" in runs[0]
     strip = [b"\n".join(ln for ln in run.splitlines() if b"_created" not in ln) for run in runs]
     assert strip[0] == strip[1]
-    assert Sim(seed=12).platform.advance(7.5) == 375
+    assert Sim(seed=12, rate=50).platform.advance(7.5) == 375
 
 
 def test_channel_outage_fails_its_payments_and_probe(sim: Sim) -> None:
@@ -119,3 +127,78 @@ def test_fault_api_validates_and_turns_off(sim: Sim) -> None:
     sim.platform.advance(1)
     assert sim.metric("orders_payment_channel_up", channel="wechat") == 1
     assert sim.http.delete("/faults/payment_channel_down").json()["was_active"] is False
+
+
+def test_gateway_errors_hit_every_channel_until_failover_to_standby(sim: Sim) -> None:
+    on(sim, "payment_gateway_errors", ratio=0.3)
+    sim.platform.advance(10)
+    ours = sim.metric("orders_payment_failed_total", reason="gateway_error") + sim.metric(
+        "orders_payment_failed_total", reason="timeout"
+    )
+    for channel in ("alipay", "wechat", "card"):
+        assert (
+            sim.metric("orders_payment_failed_total", channel=channel, reason="gateway_error") > 0
+        )
+    assert ours > 0.2 * sum(attempts(sim, c) for c in ("alipay", "wechat", "card"))
+    gateway = get(sim, "/admin/payments/gateway")
+    assert gateway["active_pool"] == "primary"
+    assert gateway["primary"]["healthy"] < gateway["primary"]["total"]
+    assert gateway["error_ratio"] > 0
+    assert op(sim, "/admin/payments/gateway/failover", {"to": "standby"}) == {
+        "active_pool": "standby",
+        "previous": "primary",
+    }
+    sim.platform.advance(10)
+    after = sim.metric("orders_payment_failed_total", reason="gateway_error") + sim.metric(
+        "orders_payment_failed_total", reason="timeout"
+    )
+    assert after == ours
+    assert get(sim, "/admin/payments/gateway")["error_ratio"] == 0
+
+
+def test_declines_are_the_customers_side_only(sim: Sim) -> None:
+    on(sim, "payment_declines", reason="insufficient_funds", ratio=0.3)
+    sim.platform.advance(10)
+    assert sim.metric("orders_payment_failed_total", reason="insufficient_funds") > 100
+    for ours in ("channel_error", "gateway_error", "timeout"):
+        assert sim.metric("orders_payment_failed_total", reason=ours) == 0
+
+
+def test_amount_mismatches_are_reported_and_corrected(sim: Sim) -> None:
+    on(sim, "payment_amount_mismatch", channel="wechat", cause="price_changed", per_minute=6)
+    sim.platform.advance(60)
+    events = sim.named("PaymentAmountMismatch")
+    assert len(events) == 6
+    assert events[0]["labels"] == {"channel": "wechat", "cause": "price_changed"}
+    assert events[0]["order_amount"] != events[0]["paid_amount"]
+    assert (
+        sim.metric("orders_payment_amount_mismatch_total", channel="wechat", cause="price_changed")
+        == 6
+    )
+    assert sim.metric("orders_payment_mismatch_open", channel="wechat", kind="system") == 6
+    check = op(sim, "/admin/payments/reconcile", {"channel": "wechat", "since_seconds": 3600})
+    assert check["mismatched"] == 6
+    assert check["system_errors"] == 6
+    assert check["checked"] > 6
+    fixed = op(sim, "/admin/payments/mismatches/correct", {"channel": "wechat", "kind": "system"})
+    assert fixed["corrected"] == 6
+    assert fixed["refunded_amount"] + fixed["written_off_amount"] > 0
+    assert get(sim, "/admin/payments/mismatches", channel="wechat", kind="system")["open"] == 0
+    assert sim.metric("orders_payment_mismatch_open", channel="wechat", kind="system") == 0
+    again = op(sim, "/admin/payments/mismatches/correct", {"channel": "wechat", "kind": "system"})
+    assert again["corrected"] == 0
+    assert again["already_corrected"] == 6
+
+
+def test_unpaid_timeout_bounds_and_notice_extension(sim: Sim) -> None:
+    assert op(sim, "/admin/orders/unpaid-timeout", {"minutes": 120}) == {
+        "minutes": 120,
+        "previous": 30,
+    }
+    refused = sim.http.post("/admin/orders/unpaid-timeout", json={"minutes": 5})
+    assert refused.status_code == 409
+    first = op(sim, "/admin/payments/notice", {"message": "Alipay is slow", "ttl_seconds": 600})
+    sim.platform.advance(1)
+    again = op(sim, "/admin/payments/notice", {"message": "Alipay is slow", "ttl_seconds": 600})
+    assert again["notice_id"] == first["notice_id"]
+    assert again["expires_at"] > first["expires_at"]
