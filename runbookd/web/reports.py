@@ -272,6 +272,7 @@ def weekly_times(report: Report) -> Section:
             ],
         ),
         note="Means over the incidents opened that week that were acknowledged (resolved).",
+        extra={"wide": True},
     )
 
 
@@ -379,7 +380,7 @@ def follow_ups(report: Report) -> Section:
             ],
         ),
         note="All items still open, whatever the period (the 100 due first).",
-        extra={"link_column": 0},
+        extra={"link_column": 0, "wide": True},
     )
 
 

@@ -22,6 +22,10 @@ RIGHT = 20
 LANE_H = 44
 TOP = 12
 AXIS_H = 34
+#: Report charts sit beside their table: drawn at about the size they are shown, so their
+#: 12 px text stays 12 px on a laptop.
+BAR_WIDTH, BAR_LEFT, BAR_RIGHT = 640, 170, 70
+TREND_WIDTH = 720
 _TICK_STEPS_S = (
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600,
     12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400,
@@ -122,13 +126,13 @@ def bar_chart(
     max_value: float | None = None,
 ) -> Markup:
     """Horizontal bars, one per (label, value), with the value written beside each bar."""
-    bar_h, gap, left, right = 22, 8, 190, 90
+    bar_h, gap, left, right = 22, 8, BAR_LEFT, BAR_RIGHT
     height = max(len(items), 1) * (bar_h + gap) + gap
     top = max_value if max_value is not None else max((v for _, v in items), default=0.0)
     top = top or 1.0
-    plot_w = WIDTH - left - right
+    plot_w = BAR_WIDTH - left - right
     out = [
-        f'<svg class="chart bars" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart bars" viewBox="0 0 {BAR_WIDTH} {height}" role="img" '
         f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
@@ -158,7 +162,7 @@ def trend_chart(
 ) -> Markup:
     """One polyline per series over the buckets (weeks); a missing value breaks the line."""
     height, left, right, top_pad, bottom = 240, 70, 20, 16, 40
-    plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
+    plot_w, plot_h = TREND_WIDTH - left - right, height - top_pad - bottom
     values = [v for _, vs in series for v in vs if v is not None]
     top = max(values, default=0.0) or 1.0
     n = max(len(buckets), 1)
@@ -170,10 +174,10 @@ def trend_chart(
         return top_pad + plot_h * (1 - v / top)
 
     out = [
-        f'<svg class="chart trend" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart trend" viewBox="0 0 {TREND_WIDTH} {height}" role="img" '
         f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
-        f'<line class="axis" x1="{left}" y1="{top_pad + plot_h}" x2="{WIDTH - right}" y2="{top_pad + plot_h}"/>',
+        f'<line class="axis" x1="{left}" y1="{top_pad + plot_h}" x2="{TREND_WIDTH - right}" y2="{top_pad + plot_h}"/>',
         f'<text class="tick-label" x="{left - 6}" y="{top_pad + 4}" text-anchor="end">{escape(_number(top) + unit)}</text>',
         f'<text class="tick-label" x="{left - 6}" y="{top_pad + plot_h}" text-anchor="end">0</text>',
     ]

@@ -22,3 +22,4 @@ def test_tiny_run_measures_every_page(capsys: pytest.CaptureFixture[str]) -> Non
         assert 0 < base["p50_ms"] <= base["p99_ms"]
         # The baseline serves a body of the size runbookd's first answer had.
         assert base["bytes"] > 1000
+        assert page["cpu_ms_per_request"] > 0

@@ -30,7 +30,7 @@ def test_bars_are_proportional_and_labelled() -> None:
 def test_percent_bars_use_the_fixed_maximum() -> None:
     root = parse(svg.bar_chart([("a", 50.0)], title="t", unit="%", max_value=100))
     (rect,) = root.iterfind(".//s:g[@class='bar']/s:rect", NS)
-    assert float(rect.get("width", "0")) == (svg.WIDTH - 190 - 90) / 2
+    assert float(rect.get("width", "0")) == (svg.BAR_WIDTH - svg.BAR_LEFT - svg.BAR_RIGHT) / 2
 
 
 def test_hostile_text_is_escaped_everywhere() -> None:
