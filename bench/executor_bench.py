@@ -333,8 +333,25 @@ def _rss_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def client(keepalive: bool, workers: int) -> httpx.AsyncClient:
+    """The shared client as ``Service.start`` builds it (httpx's defaults: 20 connections kept
+    alive), or with ``keepalive`` as many kept alive as there are workers."""
+    if not keepalive:
+        return httpx.AsyncClient()
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=max(100, workers), max_keepalive_connections=workers)
+    )
+
+
 async def executor_pass(
-    endpoint: Endpoint, run: str, calls: int, workers: int, *, traced: bool, timeout: float
+    endpoint: Endpoint,
+    run: str,
+    calls: int,
+    workers: int,
+    *,
+    traced: bool,
+    timeout: float,
+    keepalive: bool = False,
 ) -> Pass:
     """All calls through a fresh ``Executor`` and client; ``traced``: under tracemalloc."""
     items = make_work(run, calls, endpoint.url)
@@ -347,8 +364,8 @@ async def executor_pass(
         tracemalloc.reset_peak()
     traced_start = tracemalloc.get_traced_memory()[0] if traced else 0
     problems: list[str] = []
-    async with httpx.AsyncClient() as client:  # as Service.start builds it
-        executor = Executor(specs, port, client, workers=workers, environ={})
+    async with client(keepalive, workers) as http:
+        executor = Executor(specs, port, http, workers=workers, environ={})
         cpu0, t0 = time.process_time(), time.perf_counter()
         task = asyncio.create_task(executor.run())
         executor.wake()
@@ -423,18 +440,20 @@ class BaselinePass:
     server: dict[str, int]
 
 
-async def httpx_pass(endpoint: Endpoint, run: str, calls: int, workers: int) -> BaselinePass:
+async def httpx_pass(
+    endpoint: Endpoint, run: str, calls: int, workers: int, *, keepalive: bool = False
+) -> BaselinePass:
     """The same requests with bare httpx under a semaphore: what the HTTP client alone costs."""
     await asyncio.to_thread(endpoint.reset)
     sem = asyncio.Semaphore(workers)
     url = f"{endpoint.url}/remediate"
-    async with httpx.AsyncClient() as client:
+    async with client(keepalive, workers) as http:
 
         async def one(i: int) -> None:
             call_id = f"{run}-{i:06d}"
             body = {"call_id": call_id, "incident": f"INC-{i}", "action": "restart"}
             async with sem:
-                response = await client.post(url, json=body, headers={"Idempotency-Key": call_id})
+                response = await http.post(url, json=body, headers={"Idempotency-Key": call_id})
                 response.raise_for_status()
 
         cpu0, t0 = time.process_time(), time.perf_counter()
@@ -535,12 +554,28 @@ async def run_all(args: argparse.Namespace, endpoint: Endpoint) -> list[dict[str
         for r in range(args.rounds):  # interleaved, so both sides see the same neighbours
             timed.append(
                 await executor_pass(
-                    endpoint, f"w{workers}-r{r}", args.calls, workers, traced=False, timeout=timeout
+                    endpoint,
+                    f"w{workers}-r{r}",
+                    args.calls,
+                    workers,
+                    traced=False,
+                    timeout=timeout,
+                    keepalive=args.keepalive,
                 )
             )
-            baseline.append(await httpx_pass(endpoint, f"w{workers}-b{r}", args.calls, workers))
+            baseline.append(
+                await httpx_pass(
+                    endpoint, f"w{workers}-b{r}", args.calls, workers, keepalive=args.keepalive
+                )
+            )
         traced = await executor_pass(
-            endpoint, f"w{workers}-traced", args.calls, workers, traced=True, timeout=timeout * 5
+            endpoint,
+            f"w{workers}-traced",
+            args.calls,
+            workers,
+            traced=True,
+            timeout=timeout * 5,
+            keepalive=args.keepalive,
         )
         rows.append(
             summarise(
@@ -583,14 +618,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             import uvloop
         except ImportError:
             loop = "asyncio"
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with Endpoint(args.delay) as endpoint:
         if loop == "uvloop":
             rows = uvloop.run(run_all(args, endpoint))
         else:
             rows = asyncio.run(run_all(args, endpoint))
     return {
-        "machine": machine(loop),
+        "machine": {**machine(loop), "load_average_before": load_before},
         "calls": args.calls,
+        "keepalive": "one per worker" if args.keepalive else "httpx default (20)",
         "delay_s": args.delay,
         "rounds": args.rounds,
         "results": rows,
@@ -607,11 +644,13 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"machine   {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['platform']}",
         f"          loop {m['loop']}, httpx {m['httpx']}, httpcore {m['httpcore']}, "
-        f"sniffio {'installed' if m['sniffio'] else 'absent'}, load {m['load_average']}, "
+        f"sniffio {'installed' if m['sniffio'] else 'absent'}, "
+        f"load {m.get('load_average_before')} before, {m['load_average']} after, "
         f"{m['date']}",
         f"work      {result['calls']:,} http calls per pass, endpoint answers after "
         f"{result['delay_s'] * 1000:.0f} ms; per worker count {result['rounds']} timed rounds "
-        "(median) interleaved with bare httpx, then one pass under tracemalloc",
+        "(median) interleaved with bare httpx, then one pass under tracemalloc; connections "
+        f"kept alive: {result['keepalive']}",
         "          ideal = ceil(calls / workers) x delay; actual/ideal and httpx alone (its "
         "/ideal) from the same run; vs httpx = executor wall / httpx wall",
         "",
@@ -662,6 +701,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=DEFAULT_MAX_RSS_GROWTH_MIB,
         help="fail when peak RSS grows more than this over one worker count's passes",
+    )
+    parser.add_argument(
+        "--keepalive",
+        action="store_true",
+        help="keep as many connections alive as there are workers (the service keeps httpx's 20)",
     )
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
