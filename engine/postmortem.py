@@ -13,6 +13,16 @@ def _since(start: datetime, end: datetime | None) -> str:
     return format_duration(end - start) if end is not None else "-"
 
 
+def levels_reached(incident: Incident) -> list[tuple[str, datetime]]:
+    """Escalation levels notified, in order: ``status_every`` updates re-notify the current
+    level and are not levels reached (``Incident.levels_reached`` counts every notification)."""
+    return [
+        (str(c.data.get("level")), c.at)
+        for c in incident.timeline
+        if c.kind == "notify" and c.data.get("reason") != "status update"
+    ]
+
+
 def draft_markdown(incident: Incident) -> str:
     """Markdown built only from what happened: no field is left for a person to invent."""
     rb = incident.compiled.runbook
@@ -33,7 +43,7 @@ def draft_markdown(incident: Incident) -> str:
         f"- time to mitigate: {_since(incident.opened_at, incident.mitigated_at)}",
         f"- time to resolve: {_since(incident.opened_at, incident.resolved_at)}",
         "- escalation levels reached: "
-        + (", ".join(f"{lvl} at {at.isoformat()}" for lvl, at in incident.levels_reached) or "-"),
+        + (", ".join(f"{lvl} at {at.isoformat()}" for lvl, at in levels_reached(incident)) or "-"),
         "",
         "## Alerts",
     ]

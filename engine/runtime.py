@@ -590,7 +590,13 @@ class Engine(Handling):
             who=level.who,
             reason=reason,
         )
-        if level.ack_within is not None and incident.status is Status.open:
+        # A status update re-notifies the current level; it must not push that level's
+        # acknowledgement deadline out (with status_every < ack_within it never came).
+        if (
+            level.ack_within is not None
+            and incident.status is Status.open
+            and reason != "status update"
+        ):
             self._timer(
                 incident,
                 f"{incident.id}:esc",
