@@ -374,11 +374,11 @@ def what_happened(s: Summary) -> list[str]:
         parts.append(f"mitigated after {_ago(t.time_to_mitigate)}")
     if t.resolved is not None:
         parts.append(f"resolved after {_ago(t.time_to_resolve)}")
-    second = (
-        f"It was {', '.join(parts)}." if parts else "Nobody has acknowledged or resolved it yet."
-    )
-    if t.resolved is None:
-        second = second.rstrip(".") + "; it is not resolved yet."
+    if not parts:
+        second = "Nobody has acknowledged it yet and it is not resolved."
+    else:
+        done = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        second = f"It was {done}" + ("." if t.resolved is not None else "; it is not resolved yet.")
     alerts = sum(a.count for a in s.alerts)
     ok = sum(1 for step in s.steps if step.outcome == "ok")
     third = (
