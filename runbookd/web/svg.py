@@ -24,7 +24,7 @@ TOP = 12
 AXIS_H = 34
 #: Report charts sit beside their table: drawn at about the size they are shown, so their
 #: 12 px text stays 12 px on a laptop.
-BAR_WIDTH, BAR_LEFT, BAR_RIGHT = 640, 170, 70
+BAR_WIDTH, BAR_LEFT, BAR_RIGHT = 660, 190, 70
 TREND_WIDTH = 720
 _TICK_STEPS_S = (
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600,
@@ -144,7 +144,7 @@ def bar_chart(
         shown = f"{_number(value)}{unit}"
         out.append(
             f'<text class="bar-label" x="{left - 8}" y="{y + bar_h - 6}" text-anchor="end">'
-            f"{escape(_clip(label, 28))}</text>"
+            f"{escape(_clip(label, 24))}</text>"
             f'<g class="bar"><rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="2"/>'
             f"<title>{escape(label)}: {escape(shown)}</title></g>"
             f'<text class="bar-value" x="{left + w + 6:.1f}" y="{y + bar_h - 6}">{escape(shown)}</text>'
