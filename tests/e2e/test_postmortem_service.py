@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -45,14 +46,14 @@ def test_resolved_incident_post_mortem_has_the_measured_impact(
     resolved = server.post(f"/api/v1/incidents/{incident['id']}/resolve", {"by": "ops"})
     assert resolved.status_code == 200
 
-    def measured() -> dict[str, object] | None:
-        summary: dict[str, object] = server.get(path, params={"format": "json"}).json()
+    def measured() -> dict[str, Any] | None:
+        summary: dict[str, Any] = server.get(path, params={"format": "json"}).json()
         return summary if summary["impact"] else None
 
     summary = poll(measured, what="the impact figure")
-    [impact] = summary["impact"]  # type: ignore[misc]
+    [impact] = summary["impact"]
     assert summary["final"] is True
-    assert summary["timings"]["resolved_by"] == "ops"  # type: ignore[index]
+    assert summary["timings"]["resolved_by"] == "ops"
     assert (impact["id"], impact["value"], impact["unit"]) == ("failed_payments", 17.0, "payments")
     # The query shown is the one Prometheus received, window rendered in.
     assert queries == [impact["query"]]
