@@ -18,7 +18,7 @@ CONTACT_WEIGHTS = (0.5, 0.2, 0.15, 0.15)
 NORMAL_OVERDUE = 2.0
 UNDERSTAFFED_GROWTH = 0.05  # +3 a minute
 #: Overflow brings the gauge under 5 within 20 minutes from the alert's threshold region.
-OVERFLOW_DRAIN = 0.02  # -1.2 a minute
+OVERFLOW_DRAIN = 0.03  # -1.8 a minute: from the alert's 10-30 to under 5 in 20 minutes
 RECUR_SHARE = 0.3
 RECONCILE_EVERY_S = 1800.0
 #: Share of source records a backfill cannot turn into a case (too little data).

@@ -165,6 +165,12 @@ class Delivery(Domain):
             packaging = "fragile" if k.chance(FRAGILE_SHARE) else "standard"
             carrier = self._carrier_for(k.pick(L.CARRIERS, CARRIER_WEIGHTS), packaging)
             self._deliver(carrier, k.pick(L.REGIONS), packaging)
+
+    def fault_changed(self, name: str) -> None:
+        if name == "courier_shortage":
+            self._show_load()
+
+    def _show_load(self) -> None:
         for carrier in L.CARRIERS:
             for region in L.REGIONS:
                 self.load.labels(carrier=carrier, region=region).set(
@@ -250,6 +256,7 @@ class Delivery(Domain):
             moved = min(body.max_parcels, QUEUE)
             if moved >= QUEUE // 2:
                 self.relieved.add((body.from_carrier, body.region))
+                self._show_load()
             return {"reassigned": moved}
 
         @router.post("/deliveries/notify-delay", summary="Send late parcels' customers a new date")

@@ -77,12 +77,20 @@ class FaultSpec:
         return out
 
 
+class Active(dict[str, Any]):
+    """An active fault's parameters: true even for a fault that takes none, so that
+    ``if k.fault(name):`` reads as "if the fault is on"."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
 class Faults:
     """The faults switched on, by name, with their parameters."""
 
     def __init__(self, catalogue: Mapping[str, FaultSpec]) -> None:
         self.catalogue = dict(catalogue)
-        self._on: dict[str, dict[str, Any]] = {}
+        self.active: dict[str, Active] = {}
 
     def spec(self, name: str) -> FaultSpec:
         try:
@@ -92,22 +100,22 @@ class Faults:
 
     def switch_on(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Turn a fault on (or change its parameters); returns the parameters in force."""
-        params = self.spec(name).params(body)
-        self._on[name] = params
-        return params
+        params = Active(self.spec(name).params(body))
+        self.active[name] = params
+        return dict(params)
 
     def switch_off(self, name: str) -> bool:
         """Turn a fault off; False when it was not on."""
         self.spec(name)
-        return self._on.pop(name, None) is not None
+        return self.active.pop(name, None) is not None
 
     def get(self, name: str) -> dict[str, Any] | None:
         """The parameters of a fault that is on, else None."""
-        return self._on.get(name)
+        return self.active.get(name)
 
     def on_for(self, name: str, key: str, value: str) -> dict[str, Any] | None:
         """The fault's parameters when it is on and its ``key`` parameter equals ``value``."""
-        params = self._on.get(name)
+        params = self.active.get(name)
         return params if params is not None and params.get(key) == value else None
 
     def listing(self) -> list[dict[str, Any]]:
@@ -116,8 +124,8 @@ class Faults:
                 "name": spec.name,
                 "section": spec.section,
                 "summary": spec.summary,
-                "active": spec.name in self._on,
-                "params": self._on.get(spec.name),
+                "active": spec.name in self.active,
+                "params": self.active.get(spec.name),
                 "accepts": {
                     **{k: {"default": d, "one_of": list(a)} for k, (d, a) in spec.choices.items()},
                     **{

@@ -89,7 +89,7 @@ class Kernel:
 
     def fault(self, name: str, **match: str) -> dict[str, Any] | None:
         """The fault's parameters when it is on and its parameters include ``match``."""
-        params = self.faults.get(name)
+        params = self.faults.active.get(name)  # per order, many times: no method call
         if params is None or any(params.get(k) != v for k, v in match.items()):
             return None
         return params

@@ -31,7 +31,7 @@ BASE_REFUND_FAIL = 0.005
 #: Refunds are promised within 3 days of the return's arrival.
 REFUND_PROMISE_S = 3 * 86_400.0
 #: From the courier's collection to the warehouse's inspection.
-TRANSIT_S = 600.0
+TRANSIT_S = 300.0
 LOG_LIMIT = 200_000
 
 

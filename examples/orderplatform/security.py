@@ -152,7 +152,7 @@ class Security(Domain):
         self.ring_linked = 0
         self.report_log: list[dict[str, Any]] = []
         self.notices: list[dict[str, Any]] = []
-        self._report_count = 0
+        self._campaign_reports = 0
 
     def _account(
         self, name: str, account_type: str = "staff", age: str = "established"
@@ -183,7 +183,7 @@ class Security(Domain):
                 k.pick(("not_received", "other")),
             )
         for _ in range(k.due("report", k.rate * REPORT_SHARE * dt)):
-            self._report(k.pick(IMPERSONATION_CHANNELS))
+            self._report(k.pick(IMPERSONATION_CHANNELS), k.pick(("yes", "no"), (0.1, 0.9)))
         leak = k.fault("data_exfiltration")
         if leak and self._account(leak["account"])["status"] == "active":
             for _ in range(k.due("data_exfiltration", dt / 60)):
@@ -209,7 +209,10 @@ class Security(Domain):
             for _ in range(
                 k.due("impersonation_campaign", campaign["reports_per_hour"] / 3600 * dt)
             ):
-                self._report(campaign["channel"])
+                self._campaign_reports += 1
+                self._report(
+                    campaign["channel"], "yes" if self._campaign_reports % 4 == 0 else "no"
+                )
 
     def fault_changed(self, name: str) -> None:
         if name == "account_ring" and not self.k.fault(name):
@@ -305,11 +308,9 @@ class Security(Domain):
             order_id=k.new_id("O"),
         )
 
-    def _report(self, channel: str) -> None:
+    def _report(self, channel: str, loss: str) -> None:
         k = self.k
-        self._report_count += 1
         impersonated = k.pick(IMPERSONATED, (0.6, 0.2, 0.2))
-        loss = "yes" if self._report_count % 4 == 0 else "no"
         case_id = k.new_id("C")
         self.reports.labels(channel=channel, impersonated=impersonated).inc()
         self.report_log.append(
