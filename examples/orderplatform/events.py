@@ -19,13 +19,16 @@ RETRY_AFTER_S = 1.0
 class Forwarder:
     """A queue the platform fills synchronously and one task drains to runbookd."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, retry_after: float = RETRY_AFTER_S
+    ) -> None:
         self.url = url.rstrip("/") + "/api/v1/events"
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
         self._queue: deque[dict[str, Any]] = deque(maxlen=BACKLOG)
         self._wake = asyncio.Event()
         self.sent = 0
         self.failures = 0
+        self.retry_after = retry_after
 
     def put(self, event: dict[str, Any]) -> None:
         self._queue.append(event)
@@ -57,7 +60,7 @@ class Forwarder:
                         type(exc).__name__,
                         len(self._queue),
                     )
-                    await asyncio.sleep(RETRY_AFTER_S)  # back off before the next attempt
+                    await asyncio.sleep(self.retry_after)  # back off before the next attempt
                     continue
                 self._popleft(len(batch))
                 self.sent += len(batch)

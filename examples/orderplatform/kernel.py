@@ -59,6 +59,8 @@ class Kernel:
         self._ids: dict[str, int] = {}
         self._cumulative: dict[tuple[float, ...], list[float]] = {}
         self._started = wallclock()
+        self._run = f"{self._started.timestamp():.0f}"
+        self._events = 0
 
     def due(self, key: str, expected: float) -> int:
         """How many of something happen now, given ``expected`` (a fraction carries over).
@@ -101,11 +103,16 @@ class Kernel:
 
     def emit(self, name: str, labels: dict[str, str], **fields: str | int | float) -> None:
         """Report a one-off event to runbookd (``source: orderplatform``)."""
+        self._events += 1
         self.sink(
             {
                 "name": name,
                 "source": "orderplatform",
                 "at": self.wallclock().isoformat(),
+                # Unique per event (and per platform start), so that runbookd's de-duplication
+                # keeps two one-off events with equal labels at the same instant apart, while a
+                # retried delivery of the same event is still recognised.
+                "fingerprint": f"op-{self._run}-{self._events}",
                 "labels": labels,
                 **fields,
             }
