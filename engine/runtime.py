@@ -308,9 +308,11 @@ class Engine(Handling):
         rb = compiled.runbook
         trigger = rb.detection.triggers[index]
         now = self.clock.now()
+        # A firing for a key whose incident is open belongs to that incident's timeline (and
+        # its post-mortem); one that may open an incident comes before the incident exists.
         self._emit(
             "rule_fired",
-            None,
+            self._find_open(rb.id, key),
             compiled,
             role="trigger",
             rule=rb.trigger_id(index),

@@ -198,30 +198,43 @@ def _alerts(timeline: Sequence[Entry]) -> list[AlertCount]:
 
 
 def _firings(timeline: Sequence[Entry]) -> list[RuleFiring]:
-    out: list[RuleFiring] = []
-    pending_changes: RuleFiring | None = None
+    """Per rule: how often it fired for the incident, first and last, on which events.
+
+    The trigger firing that opened the incident was recorded before the incident existed, so
+    it is taken from ``open_incident`` (and the event attached with it); later trigger firings
+    and every raise or recovery firing carry the incident's id.
+    """
+    rules: dict[tuple[str, str], RuleFiring] = {}
+    last_raise: RuleFiring | None = None
+
+    def fired(at: datetime, role: str, rule: str, event: Any) -> RuleFiring:
+        found = rules.get((role, rule))
+        if found is None:
+            found = rules[(role, rule)] = RuleFiring(
+                role=role, rule=rule, count=0, first=at, last=at
+            )
+        found.count += 1
+        found.last = at
+        if event and str(event) not in found.events:
+            found.events.append(str(event))
+        return found
+
+    opened = False
     for e in timeline:
         d = e.data
-        if e.kind == "open_incident":
-            out.append(
-                RuleFiring(at=aware(e.at), role="trigger", rule=str(d.get("trigger")), event=None)
-            )
+        if e.kind == "open_incident" and not opened:
+            opened = True
+            attached = next((x for x in timeline if x.kind == "attach"), None)
+            event = attached.data.get("event") if attached is not None else None
+            fired(aware(e.at), "trigger", str(d.get("trigger")), event)
         elif e.kind == "rule_fired":
-            pending_changes = RuleFiring(
-                at=aware(e.at),
-                role=str(d.get("role")),
-                rule=str(d.get("rule")),
-                event=d.get("event"),
-            )
-            out.append(pending_changes)
-        elif e.kind == "raise" and pending_changes is not None and pending_changes.role == "raise":
-            pending_changes.changes = {str(k): str(v) for k, v in (d.get("changes") or {}).items()}
-            pending_changes = None
-    # The opening firing carries the first attached event's name.
-    attached = next((e for e in timeline if e.kind == "attach"), None)
-    if out and out[0].role == "trigger" and attached is not None:
-        out[0].event = attached.data.get("event")
-    return out
+            firing = fired(aware(e.at), str(d.get("role")), str(d.get("rule")), d.get("event"))
+            last_raise = firing if firing.role == "raise" else None
+        elif e.kind == "raise" and last_raise is not None:
+            for k, v in (d.get("changes") or {}).items():
+                last_raise.changes[str(k)] = str(v)
+            last_raise = None
+    return list(rules.values())
 
 
 def _steps(timeline: Sequence[Entry]) -> list[StepRun]:

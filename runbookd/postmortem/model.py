@@ -49,11 +49,17 @@ class AlertCount(BaseModel):
 
 
 class RuleFiring(BaseModel):
-    at: datetime
-    role: str = Field(description="trigger (opened the incident), raise or recover.")
+    """One rule's firings for the incident, condensed (an alert storm fires a trigger often)."""
+
+    role: str = Field(description="trigger, raise or recover.")
     rule: str
-    event: str | None = None
-    changes: dict[str, str] = Field(default_factory=dict)
+    count: int
+    first: datetime
+    last: datetime
+    events: list[str] = Field(default_factory=list, description="Event names it fired on.")
+    changes: dict[str, str] = Field(
+        default_factory=dict, description="For raise rules: what went up, to what."
+    )
 
 
 class StepRun(BaseModel):

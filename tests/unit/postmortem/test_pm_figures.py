@@ -4,6 +4,7 @@ its variants (acknowledged, left open, impact query failing), asserting numbers,
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from engine.handling import _with_jitter
 from runbookd.postmortem.load import load_summary
@@ -53,7 +54,9 @@ def test_handled_outage_figures(db_url: str) -> None:
     ]
     failures = s.alerts[1]
     assert (failures.first, failures.last) == (OPENED, T0 + timedelta(minutes=7))
-    assert [(f.role, f.rule) for f in s.rule_firings] == [("trigger", "failures-and-probe")]
+    assert [(f.role, f.rule, f.count, f.first, f.events) for f in s.rule_firings] == [
+        ("trigger", "failures-and-probe", 1, OPENED, ["PaymentChannelProbeFailed"])
+    ]
 
     steps = {step.id: step for step in s.steps}
     assert [step.id for step in s.steps] == ["channel_status", "switch_channel", "tell_users"]
@@ -141,3 +144,45 @@ def test_failed_impact_query_is_unknown_not_zero(db_url: str) -> None:
         ("payments-oncall", "resolved_first")
     ]
     assert [(a.step, a.decision) for a in s.approvals] == [("switch_channel", "dropped")]
+
+
+RAISING = """
+runbook: 1
+id: disk
+title: Disk full
+team: platform
+section: "10.1"
+classification: {nature: infrastructure, scope: local, complexity: simple}
+detection:
+  triggers:
+    - id: full
+      match: {field: name, eq: DiskFull}
+  raise:
+    - when: {field: incident.distinct.region, ge: 2}
+      scope: global
+      severity: high
+      reason: more than one region
+"""
+
+
+def test_rule_firings_are_condensed_per_rule_with_what_raises_changed(
+    db_url: str, tmp_path: Path
+) -> None:
+    runbook = tmp_path / "disk.yaml"
+    runbook.write_text(RAISING)
+    rig = Rig(db_url, runbooks=[runbook])
+    rig.alert("DiskFull", host="a", region="eu")
+    rig.at(timedelta(minutes=1))
+    rig.alert("DiskFull", host="b", region="us")  # fires the trigger again, and the raise
+    rig.at(timedelta(minutes=2))
+    rig.alert("DiskFull", host="c", region="eu")
+    s = summary(rig)
+    firings = {(f.role, f.rule): f for f in s.rule_firings}
+    assert set(firings) == {("trigger", "full"), ("raise", "raise-1")}
+    trigger = firings[("trigger", "full")]
+    assert (trigger.count, trigger.first, trigger.last) == (3, T0, T0 + timedelta(minutes=2))
+    assert trigger.events == ["DiskFull"]
+    raised = firings[("raise", "raise-1")]
+    assert raised.first == T0 + timedelta(minutes=1)
+    assert raised.changes == {"severity": "high", "scope": "global"}
+    assert (s.severity, s.scope) == ("high", "global")
