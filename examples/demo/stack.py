@@ -78,7 +78,7 @@ class Stack:
 
     workdir: Path
     ports: Ports = field(default_factory=Ports)
-    rate: float = 40.0
+    rate: float = 20.0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self) -> None:

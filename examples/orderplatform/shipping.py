@@ -21,7 +21,7 @@ BASE_CORRECTED = 0.03
 AUTOFILL_BUG = 0.2
 #: Order lines per parcel; share of lines picked wrongly on a normal day.
 LINES_PER_PARCEL = 2
-BASE_PICKING_ERROR = 0.001
+BASE_PICKING_ERROR = 0.0002  # ~3 lines per warehouse in 30 min at 20 orders/s: under the alert
 PICKING_FAULT = 0.05
 #: Of the missing lines caused by a procurement delay / shortage, per parcel at W.
 SHORTAGE_LINES = 0.1
