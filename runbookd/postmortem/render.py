@@ -18,6 +18,7 @@ are in ``runbookd.postmortem.load`` and block (run them in a thread from async c
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -95,12 +96,17 @@ def render_html(summary: Summary, template: str | None = None) -> str:
     return _render(summary, "html", template)
 
 
+@lru_cache(maxsize=64)
+def _compiled(fmt: Format, source: str) -> Template:
+    # Compiling costs more than rendering; a runbook's template text changes rarely.
+    return (_HTML if fmt == "html" else _MD).from_string(source)
+
+
 def _render(summary: Summary, fmt: Format, template: str | None) -> str:
     if template is None:
         return _DEFAULT[fmt].render(s=summary)
-    env = _HTML if fmt == "html" else _MD
     try:
-        return env.from_string(template).render(s=summary)
+        return _compiled(fmt, template).render(s=summary)
     except TemplateError as exc:
         # A runbook template that fails must not hide the post-mortem: default, with the reason.
         fallback = summary.model_copy(deep=True)
