@@ -91,11 +91,14 @@ def test_replay_explains_what_did_not_match(
         },
     ]
     events.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    assert main(["replay", "--runbooks", str(ROOT / "runbooks"), str(events)]) == 0
+    # One runbook, not the library: which runbook is "closest" to an event that matches none
+    # depends on every runbook loaded, and the library keeps growing.
+    runbook = str(ROOT / "runbooks" / "03-payment" / "payment-channel-abnormal.yaml")
+    assert main(["replay", "--runbooks", runbook, str(events)]) == 0
     out = capsys.readouterr().out
     assert "no_match line 2 'disk_full': closest: runbook payment-channel-abnormal" in out
     assert "open_incident [INC-1]" in out
-    assert main(["replay", "--json", "--runbooks", str(ROOT / "runbooks"), str(events)]) == 0
+    assert main(["replay", "--json", "--runbooks", runbook, str(events)]) == 0
     records = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert any(r["kind"] == "escalate" for r in records)
 
