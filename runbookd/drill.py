@@ -139,6 +139,13 @@ def _horizon(runbook: Runbook, plan: Plan) -> timedelta:
 
 
 @dataclass
+class _Seen:
+    """How far the driller has read a drill's timeline (each step call answered once)."""
+
+    upto: int = 0
+
+
+@dataclass
 class _Run:
     plan: Plan
     sim: Simulator | None = None
@@ -181,12 +188,12 @@ class Driller:
             fakes.script(connector, Response(result=result), step=step)
         sim = Simulator([self.compiled], self.start, fakes, dry_run=True)
         run.sim = sim
-        verified: set[str] = set()
+        seen = _Seen()
         try:
             for offset, doc in plan.events:
-                self._advance(sim, self.start + offset, verified)
+                self._advance(sim, self.start + offset, seen)
                 sim.ingest([_event(doc, sim.now)])
-            self._advance(sim, self.start + _horizon(self.runbook, plan), verified)
+            self._advance(sim, self.start + _horizon(self.runbook, plan), seen)
             found = sim.incidents(self.runbook.id)
             if found:
                 run.incident = found[0]
@@ -196,35 +203,30 @@ class Driller:
             run.error = f"{type(exc).__name__}: {exc}"
         return run
 
-    def _advance(self, sim: Simulator, until: datetime, verified: set[str]) -> None:
+    def _advance(self, sim: Simulator, until: datetime, seen: _Seen) -> None:
         """Run to ``until``, approving every request and sending awaited recovery events."""
         while True:
-            self._respond(sim, verified)
+            self._respond(sim, seen)
             due = sim.engine.next_due()
             if due is None or due > until:
                 break
             sim.run_until(due)
         sim.run_until(until)
-        self._respond(sim, verified)
+        self._respond(sim, seen)
 
-    def _respond(self, sim: Simulator, verified: set[str]) -> None:
+    def _respond(self, sim: Simulator, seen: _Seen) -> None:
         for approval_id in list(sim.engine.waiting_approvals()):
             sim.decide(approval_id, True, DRILLER)
         steps = {s.id: s for s in self.runbook.handling.steps}
-        for command in list(sim.timeline):
+        while seen.upto < len(sim.timeline):
+            command = sim.timeline[seen.upto]
+            seen.upto += 1
             step = steps.get(str(command.data.get("step")))
-            if (
-                command.kind != "run_step"
-                or command.data.get("role") != "step"
-                or step is None
-                or step.verify is None
-                or step.verify.event is None
-                or command.data.get("call_id") in verified
-            ):
+            waits = step is not None and step.verify is not None and step.verify.event is not None
+            if command.kind != "run_step" or command.data.get("role") != "step" or not waits:
                 continue
-            verified.add(str(command.data.get("call_id")))
             incident = sim.engine.incidents.get(str(command.incident))
-            if incident is None:
+            if incident is None or step is None:
                 continue
             key = {p: incident.labels.get(p.removeprefix("labels.")) for p in incident_keys(self)}
             sim.ingest([_event(self.signals.verify_event(step, key), sim.now)])
@@ -368,12 +370,24 @@ class Driller:
         return {
             "trigger": run.plan.trigger,
             "variant": run.plan.variant + 1,
-            "events": [
-                {"at": format_duration(off) if off else "0s", **doc} for off, doc in run.plan.events
-            ],
+            "events": [{"at": _span(off), "event": _payload(doc)} for off, doc in run.plan.events],
             "detected_at": self._offset(opened[0].at) if opened else None,
             "problem": run.plan.problem or run.error,
         }
+
+
+def _payload(doc: dict[str, Any]) -> dict[str, Any]:
+    """A synthetic event in the shape of POST /api/v1/events, to read or to send by hand."""
+    out: dict[str, Any] = {}
+    for path, value in doc.items():
+        head, dot, rest = path.partition(".")
+        if dot and head in ("labels", "annotations"):
+            out.setdefault(head, {})[rest] = value
+        elif dot and head == "fields":
+            out[rest] = value
+        else:
+            out[path] = value
+    return out
 
 
 def _span(value: timedelta) -> str:

@@ -145,11 +145,14 @@ def test_every_trigger_kind_is_detected_in_its_window(tmp_path: Path) -> None:
     assert opened == {"one": "0s", "held": "5m", "burst": "4s", "pair": "1s", "silent": "30m"}
     assert result.passed, [c for c in result.checks if not c.passed]
     burst = next(d for d in result.drills if d["trigger"] == "burst")
-    assert len(burst["events"]) == 5 and burst["events"][0]["name"] == "RefusedConn"
+    assert len(burst["events"]) == 5 and burst["events"][0]["event"]["name"] == "RefusedConn"
+    assert [e["at"] for e in burst["events"]] == ["0s", "1s", "2s", "3s", "4s"]
     pair = next(d for d in result.drills if d["trigger"] == "pair")
     # both halves carry the same incident key, the second with a value over the threshold
-    assert pair["events"][0]["labels.cluster"] == pair["events"][1]["labels.cluster"]
-    assert pair["events"][1]["value"] >= 50
+    first, second = (e["event"] for e in pair["events"])
+    assert first["labels"]["cluster"] == second["labels"]["cluster"] == "drill-cluster"
+    assert (first["name"], second["name"]) == ("Lag", "WriteErrors")
+    assert second["value"] >= 50
     assert _check(result, "escalate lead") == (
         True,
         "due by +5m after opening, notified by +5m in every drill",
