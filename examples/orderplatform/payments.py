@@ -40,6 +40,8 @@ class Notice(Strict):
 class UnpaidTimeout(Strict):
     minutes: int
     reason: str | None = None
+    # Not in the contract's table, but the 3.1 runbook sends it: the timeout reverts after it.
+    ttl_seconds: int | None = Field(None, ge=1)
 
 
 class Reconcile(Strict):
@@ -129,6 +131,7 @@ class Payments(Domain):
         self.active_pool = "primary"
         self.notices: dict[str, tuple[str, float]] = {}
         self.unpaid_timeout = 30
+        self._revert_timeout: tuple[float, int] | None = None
         #: recent captures per channel as (elapsed, count), for reconciliation windows
         self.captures: dict[str, deque[tuple[float, int]]] = {c: deque() for c in L.CHANNELS}
         self.mismatches: list[dict[str, Any]] = []
@@ -174,6 +177,8 @@ class Payments(Domain):
         return channel, reason
 
     def step(self, dt: float) -> None:
+        if self._revert_timeout and self.k.elapsed >= self._revert_timeout[0]:
+            self.unpaid_timeout, self._revert_timeout = self._revert_timeout[1], None
         self._since_probe += dt
         if self._since_probe >= self.probe_interval:
             self._since_probe = 0.0
@@ -310,6 +315,8 @@ class Payments(Domain):
             if not 15 <= body.minutes <= 1440:
                 raise Conflict("out_of_range", f"minutes must be 15..1440, got {body.minutes}")
             previous, self.unpaid_timeout = self.unpaid_timeout, body.minutes
+            if body.ttl_seconds is not None:
+                self._revert_timeout = (self.k.elapsed + body.ttl_seconds, previous)
             return {"minutes": self.unpaid_timeout, "previous": previous}
 
         @router.post("/payments/reconcile", summary="Re-compare a channel's captures with orders")

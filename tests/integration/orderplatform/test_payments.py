@@ -197,6 +197,10 @@ def test_unpaid_timeout_bounds_and_notice_extension(sim: Sim) -> None:
     }
     refused = sim.http.post("/admin/orders/unpaid-timeout", json={"minutes": 5})
     assert refused.status_code == 409
+    # With ttl_seconds (what the 3.1 runbook sends) the longer timeout reverts by itself.
+    op(sim, "/admin/orders/unpaid-timeout", {"minutes": 240, "ttl_seconds": 3})
+    sim.platform.advance(3)
+    assert sim.platform.payments.unpaid_timeout == 120
     first = op(sim, "/admin/payments/notice", {"message": "Alipay is slow", "ttl_seconds": 600})
     sim.platform.advance(1)
     again = op(sim, "/admin/payments/notice", {"message": "Alipay is slow", "ttl_seconds": 600})
