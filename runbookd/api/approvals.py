@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.params import Depends
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.problems import errors
 from runbookd.service import Service
 from runbookd.store.writer import EntryJob, StoreUnavailable
 
@@ -67,11 +68,15 @@ async def decide_approval(
 def approvals_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"], dependencies=dependencies)
 
-    @router.get("", response_model=ApprovalList, summary="Steps waiting for approval")
+    @router.get(
+        "", response_model=ApprovalList, summary="Steps waiting for approval", responses=errors()
+    )
     async def waiting() -> ApprovalList:
         return ApprovalList(approvals=[ApprovalPublic(**a) for a in service.worker.approvals])
 
-    @router.post("/{approval_id}", summary="Approve or deny a waiting step")
+    @router.post(
+        "/{approval_id}", summary="Approve or deny a waiting step", responses=errors(404, 409)
+    )
     async def decide(approval_id: str, body: Decision) -> dict[str, Any]:
         return await decide_approval(service, approval_id, body.approve, body.by)
 

@@ -16,6 +16,7 @@ from fastapi.params import Depends
 from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.problems import errors
 from runbookd.service import Service
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
@@ -146,7 +147,9 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
     def one(incident_id: str) -> IncidentPublic:
         return read_incident(service, incident_id)
 
-    @router.get("", response_model=IncidentList, summary="Incidents, newest first")
+    @router.get(
+        "", response_model=IncidentList, summary="Incidents, newest first", responses=errors()
+    )
     async def list_incidents(
         status: Annotated[list[str] | None, Query()] = None,
         severity: Annotated[list[str] | None, Query()] = None,
@@ -169,7 +172,12 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         rows = await asyncio.to_thread(read, query)
         return IncidentList(incidents=[_public(r) for r in rows])
 
-    @router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident")
+    @router.get(
+        "/{incident_id}",
+        response_model=IncidentDetail,
+        summary="One incident",
+        responses=errors(404),
+    )
     async def show(incident_id: str) -> IncidentDetail:
         incident = await asyncio.to_thread(one, incident_id)
         rows = await asyncio.to_thread(
@@ -187,25 +195,48 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
     async def act(incident_id: str, payload: dict[str, Any]) -> IncidentPublic:
         return await apply_action(service, incident_id, payload)
 
-    @router.post("/{incident_id}/ack", response_model=IncidentPublic, summary="Acknowledge")
+    @router.post(
+        "/{incident_id}/ack",
+        response_model=IncidentPublic,
+        summary="Acknowledge",
+        responses=errors(404, 409),
+    )
     async def ack(incident_id: str, body: AckBody) -> IncidentPublic:
         return await act(incident_id, {"action": "ack", "by": body.by})
 
-    @router.post("/{incident_id}/resolve", response_model=IncidentPublic, summary="Resolve")
+    @router.post(
+        "/{incident_id}/resolve",
+        response_model=IncidentPublic,
+        summary="Resolve",
+        responses=errors(404, 409),
+    )
     async def resolve(incident_id: str, body: ResolveBody) -> IncidentPublic:
         return await act(incident_id, {"action": "resolve", "by": body.by, "reason": body.reason})
 
     @router.post(
-        "/{incident_id}/close", response_model=IncidentPublic, summary="Close a resolved incident"
+        "/{incident_id}/close",
+        response_model=IncidentPublic,
+        summary="Close a resolved incident",
+        responses=errors(404, 409),
     )
     async def close(incident_id: str, body: AckBody) -> IncidentPublic:
         return await act(incident_id, {"action": "close", "by": body.by})
 
-    @router.post("/{incident_id}/reopen", response_model=IncidentPublic, summary="Reopen")
+    @router.post(
+        "/{incident_id}/reopen",
+        response_model=IncidentPublic,
+        summary="Reopen",
+        responses=errors(404, 409),
+    )
     async def reopen(incident_id: str, body: ResolveBody) -> IncidentPublic:
         return await act(incident_id, {"action": "reopen", "by": body.by, "reason": body.reason})
 
-    @router.post("/{incident_id}/notes", response_model=IncidentPublic, summary="Add a note")
+    @router.post(
+        "/{incident_id}/notes",
+        response_model=IncidentPublic,
+        summary="Add a note",
+        responses=errors(404, 409),
+    )
     async def note(incident_id: str, body: NoteBody) -> IncidentPublic:
         return await act(incident_id, {"action": "note", "by": body.by, "text": body.text})
 

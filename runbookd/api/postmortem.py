@@ -16,6 +16,7 @@ from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.problems import errors
 from runbookd.postmortem import edits
 from runbookd.postmortem.compute import aware
 from runbookd.postmortem.load import NotFound, load_summary_and_runbook
@@ -23,20 +24,8 @@ from runbookd.postmortem.model import FollowUp, FollowUpStatus, Lessons, Summary
 from runbookd.postmortem.render import render
 from runbookd.service import Service
 
-
-class Problem(SQLModel):
-    detail: str
-
-
 #: Answers every route here may give besides its success (documented for OpenAPI clients).
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {
-        "model": Problem,
-        "description": "auth is configured and the credentials are missing or wrong",
-    },
-    404: {"model": Problem, "description": "no such incident (or follow-up item)"},
-    503: {"model": Problem, "description": "the store is unavailable"},
-}
+ERRORS = errors(404)
 
 
 class FollowUpCreate(SQLModel):
