@@ -79,6 +79,8 @@ class Stack:
     workdir: Path
     ports: Ports = field(default_factory=Ports)
     rate: float = 20.0
+    #: runbookd's database; None = SQLite in the work folder (the demo config's default)
+    database_url: str | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self) -> None:
@@ -111,6 +113,7 @@ class Stack:
             ]
             + ["--host", "127.0.0.1", "--port", str(p.runbookd)],
             env={
+                **({"RUNBOOKD_DATABASE_URL": self.database_url} if self.database_url else {}),
                 "RUNBOOKD_DATA_DIR": str(self.workdir / "data"),
                 "RUNBOOKD_CONNECTORS__PROMETHEUS__URL": p.url("prometheus"),
                 "RUNBOOKD_ALERTMANAGER__API_URL": p.url("alertmanager"),
@@ -170,9 +173,11 @@ class Stack:
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
-        full_env = {**os.environ, **(env or {})}
+        full_env = dict(os.environ)
+        # The caller's own runbookd settings must not leak into the demo's processes.
         full_env.pop("RUNBOOKD_TEST_DATABASE_URL", None)
         full_env.pop("RUNBOOKD_DATABASE_URL", None)
+        full_env.update(env or {})
         self.procs[name] = subprocess.Popen(
             argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )

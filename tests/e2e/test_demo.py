@@ -14,6 +14,7 @@ import pytest
 
 from examples.demo.stack import Ports, Stack, binaries, free_port
 from examples.demo.story import run_story
+from tests.e2e.harness import Database
 
 MISSING = [name for name, path in binaries().items() if path is None]
 
@@ -22,8 +23,9 @@ MISSING = [name for name, path in binaries().items() if path is None]
     bool(MISSING),
     reason=f"not installed: {', '.join(MISSING)} (apt-get install prometheus prometheus-alertmanager)",
 )
-def test_payment_channel_outage_end_to_end(tmp_path: Path) -> None:
-    stack = Stack(tmp_path, Ports(platform=free_port()))
+def test_payment_channel_outage_end_to_end(tmp_path: Path, database: Database) -> None:
+    # runbookd on the suite's database: SQLite, or PostgreSQL when RUNBOOKD_TEST_DATABASE_URL is set.
+    stack = Stack(tmp_path, Ports(platform=free_port()), database_url=database.url)
     narration: list[str] = []
     try:
         stack.start()
