@@ -334,3 +334,30 @@ def test_cli_refuses_unknown_ids_and_missing_arguments(capsys: pytest.CaptureFix
     assert "runbookd drill: no runbook 'no-such-runbook'; known: " in capsys.readouterr().err
     assert main(["drill"]) == 2
     assert "name runbook ids, or use --all" in capsys.readouterr().err
+
+
+def test_a_recovery_event_carries_a_key_that_is_not_a_label(tmp_path: Path) -> None:
+    # Grouped by a generic event's field: the awaited event must carry the same field value.
+    result = _drill(
+        tmp_path,
+        """\
+        detection:
+          group_by: [fields.account]
+          triggers:
+            - match: {all: [{field: name, eq: Export}, {field: fields.account, matches: 'u-[0-9]+'}]}
+        escalation:
+          levels:
+            - {id: oncall, connector: log, params: {message: "x"}}
+        handling:
+          steps:
+            - id: revoke
+              connector: log
+              params: {message: "revoke"}
+              verify:
+                within: 5m
+                event: {field: name, eq: AccountRevoked}
+        """,
+    )
+    assert _check(result, "step revoke") == (True, "ok in 1 of 1 drills")
+    [drill] = result.drills
+    assert drill["events"][0]["event"] == {"name": "Export", "account": "u-0"}
