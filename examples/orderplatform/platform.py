@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from examples.orderplatform.aftersales import Aftersales
 from examples.orderplatform.cancellations import Cancellations
 from examples.orderplatform.delivery import Delivery
+from examples.orderplatform.impersonation import Impersonation
 from examples.orderplatform.kernel import Domain, EventSink, Kernel
 from examples.orderplatform.modifications import Modifications
 from examples.orderplatform.orders import Orders
@@ -29,6 +30,7 @@ DOMAINS: tuple[type[Domain], ...] = (
     Returns,
     Aftersales,
     Security,
+    Impersonation,
 )
 
 
@@ -65,6 +67,7 @@ class Platform:
         self.returns = Returns(self.k, self.payments)
         self.aftersales = Aftersales(self.k)
         self.security = Security(self.k)
+        self.impersonation = Impersonation(self.k)
         self.domains: list[Domain] = [
             self.payments,
             self.orders,
@@ -75,6 +78,7 @@ class Platform:
             self.returns,
             self.aftersales,
             self.security,
+            self.impersonation,
         ]
 
     @property

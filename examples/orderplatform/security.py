@@ -1,4 +1,4 @@
-"""Plan chapter 11 (11.1, 11.3): personal data leaving the platform, fraud running through it.
+"""Plan chapter 11 (11.1, 11.3): personal data leaving the platform, account rings on one card.
 
 Security events carry the identity the response acts on (account, instrument) in their labels,
 as the contract's chapter 11 says; metrics keep closed label sets.
@@ -9,23 +9,20 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from examples.orderplatform.faults import FaultSpec
-from examples.orderplatform.kernel import Conflict, Domain, Kernel, NotFound, duration, require
+from examples.orderplatform.kernel import Conflict, Domain, Kernel, NotFound, duration
 
 DATASETS = ("customers", "orders", "addresses", "payment_methods")
 EXPORT_CHANNELS = ("admin_console", "api", "report")
 ACCOUNT_TYPES = ("staff", "service", "partner")
 SYSTEMS = ("admin_console", "api", "sftp", "vpn")
 INSTRUMENT_TYPES = ("card", "wallet", "bank_account")
-IMPERSONATION_CHANNELS = ("phone", "sms", "email", "chat", "social")
-IMPERSONATED = ("customer_service", "seller", "courier")
 #: Routine traffic per order submitted: back-office exports, instruments linked, disputes.
 EXPORT_SHARE = 0.002
 LINK_SHARE = 0.05
 CHARGEBACK_SHARE = 0.001
-REPORT_SHARE = 0.0005
 RING_EVERY_S = 120.0  # "one every few minutes"
 FREEZE_LIMIT = 200
 #: A few established staff accounts do the routine exports.
@@ -57,13 +54,6 @@ class Notify(Strict):
     message: Literal["instrument_misuse"] = "instrument_misuse"
 
 
-class NoticeBody(Strict):
-    kind: Literal["impersonation_warning"]
-    channel: str
-    ttl_hours: float = Field(24, gt=0, le=24 * 30)
-    reason: str | None = None
-
-
 class Security(Domain):
     faults = (
         FaultSpec(
@@ -91,14 +81,6 @@ class Security(Domain):
             numbers={"accounts": (12.0, 1.0, 10_000.0)},
             flags={"chargebacks": False},
             texts={"instrument": "pi_7f3a9c"},
-        ),
-        FaultSpec(
-            "impersonation_campaign",
-            "11.3",
-            "After-sales files impersonation reports on the channel at that rate; every fourth "
-            "with loss: yes.",
-            choices={"channel": ("phone", IMPERSONATION_CHANNELS)},
-            numbers={"reports_per_hour": (12.0, 0.0, 10_000.0)},
         ),
     )
 
@@ -130,12 +112,6 @@ class Security(Domain):
             instrument_type=INSTRUMENT_TYPES,
             reason=("fraudulent", "not_received", "other"),
         )
-        self.reports = m.counter(
-            "orders_impersonation_reports",
-            "Customers' reports of someone posing as us.",
-            channel=IMPERSONATION_CHANNELS,
-            impersonated=IMPERSONATED,
-        )
         self.accounts: dict[str, dict[str, Any]] = {
             a: {
                 "status": "active",
@@ -150,9 +126,6 @@ class Security(Domain):
         #: instrument -> {type, blocked, accounts: [account], orders_paid}
         self.instruments: dict[str, dict[str, Any]] = {}
         self.ring_linked = 0
-        self.report_log: list[dict[str, Any]] = []
-        self.notices: list[dict[str, Any]] = []
-        self._campaign_reports = 0
 
     def _account(
         self, name: str, account_type: str = "staff", age: str = "established"
@@ -182,8 +155,6 @@ class Security(Domain):
                 k.pick(INSTRUMENT_TYPES),
                 k.pick(("not_received", "other")),
             )
-        for _ in range(k.due("report", k.rate * REPORT_SHARE * dt)):
-            self._report(k.pick(IMPERSONATION_CHANNELS), k.pick(("yes", "no"), (0.1, 0.9)))
         leak = k.fault("data_exfiltration")
         if leak and self._account(leak["account"])["status"] == "active":
             for _ in range(k.due("data_exfiltration", dt / 60)):
@@ -204,15 +175,6 @@ class Security(Domain):
                     account = k.new_id("ring")
                     self._link(ring["instrument"], account, "new", remember=True)
                     self._ring_order(ring["instrument"], account, ring["chargebacks"])
-        campaign = k.fault("impersonation_campaign")
-        if campaign:
-            for _ in range(
-                k.due("impersonation_campaign", campaign["reports_per_hour"] / 3600 * dt)
-            ):
-                self._campaign_reports += 1
-                self._report(
-                    campaign["channel"], "yes" if self._campaign_reports % 4 == 0 else "no"
-                )
 
     def fault_changed(self, name: str) -> None:
         if name == "account_ring" and not self.k.fault(name):
@@ -306,26 +268,6 @@ class Security(Domain):
             "ChargebackReceived",
             {"instrument": instrument, "instrument_type": instrument_type, "reason": reason},
             order_id=k.new_id("O"),
-        )
-
-    def _report(self, channel: str, loss: str) -> None:
-        k = self.k
-        impersonated = k.pick(IMPERSONATED, (0.6, 0.2, 0.2))
-        case_id = k.new_id("C")
-        self.reports.labels(channel=channel, impersonated=impersonated).inc()
-        self.report_log.append(
-            {
-                "case_id": case_id,
-                "channel": channel,
-                "impersonated": impersonated,
-                "loss": loss,
-                "at": k.elapsed,
-            }
-        )
-        k.emit(
-            "ImpersonationReported",
-            {"channel": channel, "impersonated": impersonated, "loss": loss},
-            case_id=case_id,
         )
 
     # --- admin operations ---------------------------------------------------------------------
@@ -467,58 +409,3 @@ class Security(Domain):
         @router.post("/accounts/notify", summary="Warn the accounts using an instrument")
         def notify(body: Notify) -> dict[str, Any]:
             return {"notified": len(self._matching(body.instrument, body.account_age))}
-
-        @router.get(
-            "/aftersales/impersonation-reports", summary="Impersonation reports of a channel"
-        )
-        def reports(channel: str, since: str = "24h") -> dict[str, Any]:
-            require(channel, IMPERSONATION_CHANNELS, "channel")
-            cutoff = self.k.elapsed - duration(since)
-            mine = [r for r in self.report_log if r["channel"] == channel and r["at"] >= cutoff]
-            return {
-                "channel": channel,
-                "count": len(mine),
-                "reports": [
-                    {
-                        "case_id": r["case_id"],
-                        "impersonated": r["impersonated"],
-                        "loss": r["loss"],
-                        "at": self.k.iso(r["at"] - self.k.elapsed),
-                    }
-                    for r in mine
-                ],
-            }
-
-        @router.post("/notices", summary="A warning banner naming an impersonation channel")
-        def add_notice(body: NoticeBody) -> dict[str, Any]:
-            require(body.channel, IMPERSONATION_CHANNELS, "channel")
-            live = self._live(body.kind)
-            same = next((n for n in live if n["channel"] == body.channel), None)
-            if same is None:
-                same = {
-                    "id": self.k.new_id("notice"),
-                    "kind": body.kind,
-                    "channel": body.channel,
-                    "until": self.k.elapsed + body.ttl_hours * 3600,
-                }
-                self.notices.append(same)
-            return {"id": same["id"], "active": len(self._live(body.kind))}
-
-        @router.get("/notices", summary="Active notices of a kind")
-        def notices(kind: str) -> dict[str, Any]:
-            live = self._live(kind)
-            return {
-                "kind": kind,
-                "active": len(live),
-                "notices": [
-                    {
-                        "id": n["id"],
-                        "channel": n["channel"],
-                        "expires_at": self.k.iso(n["until"] - self.k.elapsed),
-                    }
-                    for n in live
-                ],
-            }
-
-    def _live(self, kind: str) -> list[dict[str, Any]]:
-        return [n for n in self.notices if n["kind"] == kind and n["until"] > self.k.elapsed]
