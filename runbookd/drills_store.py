@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -18,8 +18,8 @@ def to_row(result: DrillResult) -> DrillRun:
     return DrillRun(
         runbook_id=result.runbook_id,
         runbook_version=result.runbook_version,
-        started_at=result.started_at,
-        finished_at=result.finished_at,
+        started_at=result.started_at.astimezone(UTC),
+        finished_at=result.finished_at.astimezone(UTC),
         passed=result.passed,
         score=result.score,
         details=json.dumps(
@@ -40,8 +40,12 @@ def save_drill_results(engine: Engine, results: Iterable[DrillResult]) -> list[D
 def recent_drill_runs(
     session: Session, since: datetime, runbook_id: str | None = None
 ) -> list[DrillRun]:
-    """Drill runs started at or after ``since``, newest first (optionally of one runbook)."""
-    query = select(DrillRun).where(col(DrillRun.started_at) >= since)
+    """Drill runs started at or after ``since``, newest first (optionally of one runbook).
+
+    Times are stored in UTC; SQLite hands them back without a zone (read them as UTC), so
+    ``since`` is converted to UTC before it is compared.
+    """
+    query = select(DrillRun).where(col(DrillRun.started_at) >= since.astimezone(UTC))
     if runbook_id is not None:
         query = query.where(DrillRun.runbook_id == runbook_id)
     return list(

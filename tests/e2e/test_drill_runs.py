@@ -6,7 +6,7 @@ Runs on SQLite, and on PostgreSQL when RUNBOOKD_TEST_DATABASE_URL is set (a fres
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -56,7 +56,15 @@ def test_migration_creates_drill_run_and_rows_round_trip(database: Database) -> 
             assert [r.runbook_id for r in rows] == ["b", "a"]  # newest first, "old" left out
             b = rows[0]
             assert (b.passed, b.score, b.runbook_version) == (False, 0.5, 2)
-            assert b.started_at.astimezone(UTC) == t0 + timedelta(hours=1)
+            # SQLite gives the time back without its zone; both give the UTC moment stored.
+            started = b.started_at if b.started_at.tzinfo else b.started_at.replace(tzinfo=UTC)
+            assert started == t0 + timedelta(hours=1)
+            # a `since` in another zone means the same moment
+            cet = timezone(timedelta(hours=1))
+            assert [r.runbook_id for r in recent_drill_runs(session, since=t0.astimezone(cet))] == [
+                "b",
+                "a",
+            ]
             details = json.loads(b.details)
             assert details["section"] == "10.1"
             assert details["checks"][1] == {
