@@ -324,7 +324,8 @@ def report(result: dict[str, Any], out: Callable[[str], None] = print) -> None:
         f"{result['database']}; {m['cores']} cores, {m['cpu']}, Python {m['python']}"
     )
     out(
-        f"{'page':20} {'p50 ms':>8} {'p99 ms':>8} {'bytes':>8} {'base p50':>9} {'base p99':>9} {'x base':>7}  goal"
+        f"{'page':16} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7} {'bytes':>7} "
+        f"{'base p50':>8} {'base p99':>8} {'base cpu':>8} {'x base':>6} {'load':>5}  goal"
     )
     for page, r in result["pages"].items():
         ours, base = r["runbookd"], r["baseline"]
