@@ -3,7 +3,7 @@ escalation deadlines in flight: nothing accepted is lost, no incident is duplica
 keeps one idempotency key however often a crash makes it be re-sent, no step is re-run after its
 result was recorded, and every due escalation fires.
 
-``RUNBOOKD_CRASH_TRIALS`` sets the number of trials (default 2, so CI stays short); each trial's seed
+``RUNBOOKD_TEST_CRASH_TRIALS`` sets the number of trials (default 2, so CI stays short); each trial's seed
 is its index, so a failing trial is re-run exactly with ``-k 'seed3'``.
 """
 
@@ -27,7 +27,7 @@ import pytest
 from runbookd.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, REPO, T0, Server, poll
 
-TRIALS = int(os.environ.get("RUNBOOKD_CRASH_TRIALS", "2"))
+TRIALS = int(os.environ.get("RUNBOOKD_TEST_CRASH_TRIALS", "2"))
 KEYS = 60
 KILLS = 3
 SLOW_RECEIVER = 0.15  # seconds each call takes, so calls are in flight when the kill comes
