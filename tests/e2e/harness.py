@@ -16,9 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -261,6 +263,8 @@ class Alertmanager:
     config: str
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: Gossip flags; the default turns it off (parallel instances would collide on port 9094).
+    cluster: list[str] = field(default_factory=lambda: ["--cluster.listen-address="])
 
     @property
     def url(self) -> str:
@@ -282,7 +286,7 @@ class Alertmanager:
                 f"--storage.path={self.home / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 f"--web.external-url={self.url}",
-                "--cluster.listen-address=",  # gossip off: parallel instances would collide
+                *self.cluster,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -293,3 +297,81 @@ class Alertmanager:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+@dataclass
+class Call:
+    """One request a :class:`Receiver` got."""
+
+    path: str
+    idempotency_key: str
+    at: datetime
+
+
+class Receiver:
+    """An HTTP endpoint on a free loopback port that records every call, as a connector's target.
+
+    ``answer(path)`` decides what each call gets; by default ``200 {"ok": true}``. It may block
+    (a slow or hung target): each request has its own thread.
+    """
+
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], None] | None = None) -> None:
+        self.calls: list[Call] = []
+        self.lock = threading.Lock()
+        record = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                arrived = datetime.now(UTC)
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                with record.lock:
+                    key = self.headers.get("idempotency-key") or ""
+                    record.calls.append(Call(self.path, key, arrived))
+                (answer or _answer_ok)(self)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Quiet(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # clients that give up on a hung answer leave broken pipes here
+
+        self._httpd = Quiet(("127.0.0.1", 0), Handler)
+        self.port = int(self._httpd.server_address[1])
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def by(self, prefix: str) -> dict[str, list[Call]]:
+        """Calls whose path starts with ``prefix``, grouped by the rest of the path."""
+        grouped: dict[str, list[Call]] = defaultdict(list)
+        with self.lock:
+            for call in self.calls:
+                if call.path.startswith(prefix):
+                    grouped[call.path.removeprefix(prefix)].append(call)
+        return grouped
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _answer_ok(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("content-type", "application/json")
+    handler.end_headers()
+    handler.wfile.write(b'{"ok": true}')
+
+
+def runbook_copy(name: str, folder: Path, replace: dict[str, str]) -> Path:
+    """A test runbook from tests/runbooks copied into ``folder`` with texts replaced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = (REPO / "tests" / "runbooks" / name).read_text()
+    for old, new in replace.items():
+        source = source.replace(old, new)
+    (folder / name).write_text(source)
+    return folder
