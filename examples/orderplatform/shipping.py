@@ -26,6 +26,7 @@ PICKING_FAULT = 0.05
 #: Of the missing lines caused by a procurement delay / shortage, per parcel at W.
 SHORTAGE_LINES = 0.1
 GARBLED = 0.1
+CARRIER_PROBE_S = 10.0
 #: Customers asked to complete data finish it at this rate per second (half within ~10 min).
 COMPLETION_RATE = 1 / 900
 
@@ -187,6 +188,11 @@ class Shipping(Domain):
         k = self.k
         for _ in range(k.due("ship", k.rate * SHIP_SHARE * dt)):
             self._dispatch(k.pick(L.WAREHOUSES), k.pick(L.CARRIERS, CARRIER_WEIGHTS))
+        # A routed-away carrier still gets a status probe every 10 s, so its error ratio keeps
+        # measuring it and the route is handed back only when the carrier really recovered.
+        for carrier in list(self.carrier_routes):
+            for _ in range(k.due(f"carrier-probe:{carrier}", dt / CARRIER_PROBE_S)):
+                self._call(carrier)
         # Customers asked for their details complete them; the order re-enters the queue.
         for w in [w for w in self.waiting if w["state"] == "asked"]:
             if k.chance(COMPLETION_RATE * dt):
@@ -210,12 +216,7 @@ class Shipping(Domain):
         elif k.fault("shipping_stock_shortage", warehouse=warehouse) and k.chance(0.3):
             reason = "out_of_stock"
         if reason is None:
-            carrier = self.carrier_for(booked)
-            ok = not self.carrier_failing(carrier)
-            self.carrier_api.labels(carrier=carrier, outcome="ok" if ok else "error").inc()
-            calls = self.recent_calls[carrier]
-            calls.append(ok)
-            del calls[:-200]
+            ok = self._call(self.carrier_for(booked))
             if not ok:
                 reason = "carrier_rejected"
         if reason is not None:
@@ -235,6 +236,15 @@ class Shipping(Domain):
         if k.fault("address_garbling", warehouse=warehouse) and k.chance(GARBLED):
             self.address_mismatch.labels(warehouse=warehouse).inc()
             self.mismatched.append({"warehouse": warehouse, "state": "flagged"})
+
+    def _call(self, carrier: str) -> bool:
+        """One call to the carrier's waybill API; True when it answered."""
+        ok = not self.carrier_failing(carrier)
+        self.carrier_api.labels(carrier=carrier, outcome="ok" if ok else "error").inc()
+        calls = self.recent_calls[carrier]
+        calls.append(ok)
+        del calls[:-200]
+        return ok
 
     def _verify_address(self, client: str) -> None:
         k = self.k

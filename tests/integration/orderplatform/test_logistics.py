@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.orderplatform.conftest import Sim, get, on, op
+from tests.integration.orderplatform.conftest import Sim, get, off, on, op
 
 
 def test_a_carrier_outage_is_routed_to_another_carrier(sim: Sim) -> None:
@@ -22,13 +22,21 @@ def test_a_carrier_outage_is_routed_to_another_carrier(sim: Sim) -> None:
     moved = op(sim, "/admin/shipments/carrier-route", {"from": "sf", "to": "jd"})
     assert moved == {"from": "sf", "to": "jd", "requeued": rejected}
     assert get(sim, "/admin/shipments/carriers/sf")["routed_to"] == "jd"
+    rejected_after = sim.metric("orders_shipment_failed_total", reason="carrier_rejected")
     errors = sim.metric("orders_carrier_api_requests_total", carrier="sf", outcome="error")
     sim.platform.advance(60)
-    assert sim.metric("orders_carrier_api_requests_total", carrier="sf", outcome="error") == errors
+    assert sim.metric("orders_shipment_failed_total", reason="carrier_rejected") == rejected_after
     assert (
         get(sim, "/admin/shipments/failed", warehouse="east", reason="carrier_rejected")["count"]
         == 0
     )
+    # The routed-away carrier is still probed every 10 s: its error ratio keeps measuring it.
+    assert (
+        sim.metric("orders_carrier_api_requests_total", carrier="sf", outcome="error") == errors + 6
+    )
+    off(sim, "carrier_api_down")
+    sim.platform.advance(60)
+    assert sim.metric("orders_carrier_api_requests_total", carrier="sf", outcome="ok") == 6
     # The route ends when the carrier is back; a second DELETE is a no-op.
     assert sim.http.delete("/admin/shipments/carrier-route/sf").json() == {
         "from": "sf",
