@@ -133,11 +133,17 @@ def test_sigkill_at_random_points(
     server.kill()
     server.start()
 
-    def settled() -> bool:
-        fixed, escalated = record.by("/fix/"), record.by("/escalate/")
-        return set(fixed) == set(keys) and set(escalated) == set(keys)
+    def unsettled() -> dict[str, list[str]]:
+        return {
+            prefix: sorted(set(keys) - set(record.by(prefix)))
+            for prefix in ("/page/", "/fix/", "/escalate/")
+            if set(keys) - set(record.by(prefix))
+        }
 
-    poll(settled, timeout=90, what="every key remediated and escalated")
+    try:
+        poll(lambda: not unsettled(), timeout=90, what="every key paged, remediated, escalated")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; missing calls: {unsettled()}") from None
     incidents = poll(
         lambda: (found := server.incidents(limit=1000)) and len(found) >= KEYS and found,
         what="the incidents",
