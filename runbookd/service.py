@@ -361,6 +361,9 @@ class Service:
             checks["store"] = db.is_current(self.db)
             if not checks["store"]:
                 checks["store_detail"] = "migrations are not current"
+            elif not db.can_write(self.db):
+                checks["store"] = False
+                checks["store_detail"] = "the database refuses writes (locked or read-only)"
         except Exception as exc:
             checks["store"] = False
             checks["store_detail"] = type(exc).__name__

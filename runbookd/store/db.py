@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,33 @@ def current_revision(engine: Engine) -> str | None:
 
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def can_write(engine: Engine, wait: float = 1.0) -> bool:
+    """Whether a write could start within ``wait`` seconds.
+
+    Only SQLite needs asking: in WAL mode reads go on while another process holds the write lock
+    or the file turned read-only, so a read says nothing about whether alerts can be stored. The
+    probe takes the write lock and gives it back at once. On PostgreSQL a reachable server takes
+    writes, and reaching it is what the read already showed.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        # The pool's connections wait up to the configured timeout (30 s by default); a probe
+        # must answer sooner than that, and leave the connection as it found it.
+        (before,) = raw.execute("PRAGMA busy_timeout").fetchone()
+        raw.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            # The lock alone is granted on a read-only file; a write that changes nothing is not.
+            raw.execute("UPDATE alembic_version SET version_num = version_num")
+        except sqlite3.Error:
+            return False
+        finally:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raw.execute(f"PRAGMA busy_timeout = {int(before)}")
+    return True
