@@ -37,6 +37,7 @@ from connectors.base import (
     Settings,
 )
 from connectors.calls import Masker
+from connectors.web import origin
 from engine.breaker import Breakers
 from engine.lang.durations import parse_duration
 
@@ -187,7 +188,8 @@ class Executor:
             params = spec.params.model_validate(secrets.resolve(dict(data.get("params", {}))))
             if data.get("dry_run") and not _reads_only(spec, params):
                 return Outcome(result={"dry_run": True}, seconds=time.perf_counter() - started)
-            refused = self.breakers.refuse(spec.name)
+            circuit = _circuit(spec.name, params)
+            refused = self.breakers.refuse(circuit)
             if refused is not None:
                 return Outcome(error=refused, seconds=time.perf_counter() - started)
             ctx = CallContext(
@@ -201,12 +203,12 @@ class Executor:
             try:
                 result = await asyncio.wait_for(spec.run(params, ctx, runtime), timeout=timeout)
             except (TimeoutError, RetryableError):
-                self.breakers.record(spec.name, ok=False)
+                self.breakers.record(circuit, ok=False)
                 raise
             except Exception:
-                self.breakers.record(spec.name, ok=False, counts=False)
+                self.breakers.record(circuit, ok=False, counts=False)
                 raise
-            self.breakers.record(spec.name, ok=True)
+            self.breakers.record(circuit, ok=True)
             self.calls += 1
             return Outcome(result=result, seconds=time.perf_counter() - started)
         except TimeoutError:
@@ -228,6 +230,16 @@ class Executor:
         """Wait for calls in flight (shutdown)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _circuit(name: str, params: Any) -> str:
+    """The circuit a call belongs to: its connector, and the host for one that calls any URL.
+
+    One ``http`` connector serves every runbook; a single dead host must not stop the calls to
+    all the others (pages to the on-call included), so each host has a circuit of its own.
+    """
+    url = getattr(params, "url", None)
+    return f"{name} {origin(url)}" if isinstance(url, str) else name
 
 
 def _reads_only(spec: ConnectorSpec, params: Any) -> bool:

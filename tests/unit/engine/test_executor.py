@@ -16,6 +16,7 @@ from connectors.base import (
     RetryableError,
     Runtime,
 )
+from connectors.http import SPEC as HTTP
 from engine.breaker import Breakers
 from engine.executor import Executor, Outcome, Work
 
@@ -122,3 +123,27 @@ def test_a_connector_that_keeps_failing_is_cut_off() -> None:
     first, second, third = asyncio.run(run())
     assert first.retryable and second.retryable
     assert not third.retryable and third.error is not None and "circuit open" in third.error
+
+
+def test_each_host_of_the_http_connector_has_its_own_circuit() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503 if request.url.host == "dead.example" else 200, json={})
+
+    async def run() -> list[Outcome]:
+        transport = httpx.MockTransport(answer)
+        async with httpx.AsyncClient(transport=transport) as client:
+            executor = Executor(
+                {"http": HTTP}, Port(), client, breakers=Breakers(failures=2, open_for=60)
+            )
+            outcomes = []
+            for i, host in enumerate(["dead", "dead", "dead", "alive"]):
+                params = {"method": "POST", "url": f"http://{host}.example/x"}
+                work = Work(f"INC-1:fix:{i}", "run_step", {"connector": "http", "params": params})
+                outcomes.append(await executor.call(work))
+            return outcomes
+
+    *dead, alive = asyncio.run(run())
+    assert dead[0].retryable and dead[1].retryable
+    assert dead[2].error is not None and "circuit open" in dead[2].error
+    assert "http://dead.example" in dead[2].error
+    assert alive.error is None  # the same connector, another host: called
