@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from tests.e2e.harness import Server, channel_pair, poll
 
