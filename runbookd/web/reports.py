@@ -18,6 +18,7 @@ from markupsafe import Markup
 from sqlalchemy import Connection, and_, case, exists, func, literal_column, select
 
 from runbookd.store import tables as t
+from runbookd.store.tables import DrillRun
 from runbookd.web import sqlfn
 from runbookd.web.svg import bar_chart, trend_chart
 
@@ -384,6 +385,49 @@ def follow_ups(report: Report) -> Section:
     )
 
 
+def drill_scores(report: Report) -> Section:
+    """Plan 12.1.2: how each runbook's drills went in the period (``runbookd drill``, schedules)."""
+    d = DrillRun.__table__.c  # type: ignore[attr-defined]
+    period = report.period
+    rows = report.conn.execute(
+        select(
+            d.runbook_id,
+            func.count(),
+            func.sum(case((d.passed, 1), else_=0)),
+            func.avg(d.score),
+            func.min(d.score),
+            func.max(d.started_at),
+        )
+        .where(d.started_at >= period.start, d.started_at < period.end)
+        .group_by(d.runbook_id)
+        .order_by(func.avg(d.score), d.runbook_id)
+    ).all()
+    table_rows = [
+        [
+            rb,
+            int(runs),
+            int(passed or 0),
+            round(float(avg or 0.0), 2),
+            round(float(low or 0.0), 2),
+            str(last)[:16],
+        ]
+        for rb, runs, passed, avg, low, last in rows
+    ]
+    return Section(
+        "drills",
+        "Drill scores",
+        bar_chart(
+            [(r[0], 100.0 * r[3]) for r in table_rows[:20]],
+            title="Average drill score by runbook (lowest first)",
+            unit="%",
+            max_value=100,
+        ),
+        Table(["runbook", "drills", "passed", "average score", "lowest", "last drill"], table_rows),
+        note="Drills run a runbook end to end on synthetic signals with connectors in dry-run "
+        "(`runbookd drill`, or the `drills:` schedules); a score below 1 names what failed.",
+    )
+
+
 #: The report, in page order. Append a function to add a section (see the module docstring).
 SECTIONS: list[SectionFn] = [
     by_severity,
@@ -394,6 +438,7 @@ SECTIONS: list[SectionFn] = [
     remediation,
     noisy,
     follow_ups,
+    drill_scores,
 ]
 
 

@@ -142,3 +142,35 @@ def test_period_defaults_and_errors() -> None:
         Period.parse("2026-12-03", "2026-12-01", today)
     with pytest.raises(PeriodError, match=r"^to: expected a date"):
         Period.parse(None, "yesterday", today)
+
+
+def test_drill_scores_per_runbook_in_the_period(engine: Engine) -> None:
+    def run(runbook: str, at: datetime, score: float) -> dict[str, object]:
+        return {
+            "runbook_id": runbook,
+            "runbook_version": 1,
+            "started_at": at,
+            "finished_at": at + timedelta(seconds=2),
+            "passed": score == 1.0,
+            "score": score,
+            "details": "{}",
+        }
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.DrillRun.__table__),  # type: ignore[attr-defined]
+            [
+                run("payment-channel-abnormal", MON, 1.0),
+                run("payment-channel-abnormal", MON + timedelta(days=7), 0.5),
+                run("database-abnormal", MON + timedelta(days=1), 1.0),
+                run("database-abnormal", MON - timedelta(days=3), 0.0),  # before the period
+            ],
+        )
+        section = reports.drill_scores(reports.Report(conn, PERIOD))
+    # Lowest average first: the runbook whose drills fail is the one a manager must see.
+    assert [row[:5] for row in table(section)] == [
+        ["payment-channel-abnormal", 2, 1, 0.75, 0.5],
+        ["database-abnormal", 1, 1, 1.0, 1.0],
+    ]
+    assert "payment-channel-abnormal" in str(section.chart)
+    assert reports.drill_scores in reports.SECTIONS
