@@ -1154,22 +1154,10 @@ def templates() -> tuple[str, str]:
     return noise, match
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print(
-            "ingest_bench: wrk not found; install it with `apt-get install -y wrk` "
-            "(Debian/Ubuntu) or `brew install wrk` (macOS)",
-            file=sys.stderr,
-        )
-        return 2
-    if args.database_url and not args.database_url.startswith("postgresql"):
-        print("ingest_bench: --database-url takes a PostgreSQL URL", file=sys.stderr)
-        return 2
-    if not Path("/proc/stat").exists():
-        print("ingest_bench: needs Linux (/proc) for its CPU accounting", file=sys.stderr)
-        return 2
-    plan = make_plan(args)
+def measure(
+    args: argparse.Namespace, plan: Plan
+) -> tuple[list[str], Throughput | None, Latency | None]:
+    """Run the phases ``args`` asks for; the report header and each phase's result."""
     CpuMeter.postgres = args.database_url is not None
 
     def log(message: str) -> None:
@@ -1214,6 +1202,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.stop()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    return header, result_t, result_l
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(
+            "ingest_bench: wrk not found; install it with `apt-get install -y wrk` "
+            "(Debian/Ubuntu) or `brew install wrk` (macOS)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.database_url and not args.database_url.startswith("postgresql"):
+        print("ingest_bench: --database-url takes a PostgreSQL URL", file=sys.stderr)
+        return 2
+    if not Path("/proc/stat").exists():
+        print("ingest_bench: needs Linux (/proc) for its CPU accounting", file=sys.stderr)
+        return 2
+    plan = make_plan(args)
+    header, result_t, result_l = measure(args, plan)
     lines = ["## Ingest", "", *header]
     if result_t is not None:
         lines += report_throughput(result_t, plan)

@@ -31,12 +31,14 @@ from bench.ingest_bench import (  # noqa: E402
     RawHttp,
     Server,
     _compact,
+    metric,
     noise_notification,
     payment_alert,
     render,
+    scrape,
     server_env,
 )
-from runbookd.testing import am_alert, am_notification  # noqa: E402
+from runbookd.testing import am_alert, am_notification, rfc3339  # noqa: E402
 
 LIBRARY = REPO / "runbooks"
 PLATFORM = "127.0.0.1:8081"
@@ -246,3 +248,52 @@ async def _post_all(url: str, bodies: Iterable[bytes], concurrency: int) -> Sent
 def post_all(url: str, bodies: Iterable[bytes], concurrency: int = 4) -> Sent:
     """POST every body to the webhook, ``concurrency`` at a time, as fast as answers come."""
     return asyncio.run(_post_all(url, bodies, concurrency))
+
+
+def resolved(alert: dict[str, Any]) -> dict[str, Any]:
+    """The resolved notification of a firing alert, as Alertmanager sends it."""
+    return {**alert, "status": "resolved", "endsAt": rfc3339(datetime.now(UTC))}
+
+
+def inbox_depth(url: str) -> float:
+    return metric(scrape(url), "runbookd_inbox_depth")
+
+
+def drain(url: str, timeout: float) -> None:
+    """Wait until the engine has applied every stored entry (the inbox gauge reads 0)."""
+    poll(lambda: inbox_depth(url) == 0, timeout, "the engine to apply the inbox")
+
+
+@dataclass
+class Cycle:
+    """One slice of a long feed: ``incidents`` channel pairs and noise, ``events`` in all."""
+
+    events: int
+    incidents: int
+    resolve: bool
+
+
+def cycle_bodies(run: str, no: int, cycle: Cycle) -> list[list[bytes]]:
+    """The bodies of one cycle in phases: pairs and noise firing, then (with ``resolve``) all of
+    them resolved. A phase is sent only after the previous one was stored, so a resolution never
+    overtakes its firing alert."""
+    pairs = payment_pairs(run, no * cycle.incidents, cycle.incidents)
+    firing_events = cycle.events // 2 if cycle.resolve else cycle.events
+    noise = [noise_alert(no * 100_000 + i, no) for i in range(firing_events - len(pairs))]
+    phases = [grouped([*noise, *pairs], 100)]
+    if cycle.resolve:
+        phases.append(grouped([resolved(a) for a in [*noise, *pairs]], 100))
+    return phases
+
+
+def feed(url: str, run: str, cycles: range, cycle: Cycle, timeout: float = 300.0) -> int:
+    """Send ``cycles`` cycles, each applied by the engine before the next; returns events sent."""
+    sent = 0
+    for no in cycles:
+        for bodies in cycle_bodies(run, no, cycle):
+            result = post_all(url, bodies, 4)
+            if not result.ok():
+                raise RuntimeError(f"webhook refused a body: {result.statuses}")
+            sent += result.accepted
+        drain(url, timeout)
+    return sent

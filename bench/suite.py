@@ -100,9 +100,15 @@ def line(fig: Figure) -> str:
     )
 
 
-def write_json(figures: list[Figure], info: dict[str, Any], command: str, when: datetime) -> Path:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{when:%Y-%m-%dT%H%M%SZ}.json"
+def write_json(
+    figures: list[Figure],
+    info: dict[str, Any],
+    command: str,
+    when: datetime,
+    folder: Path = RESULTS_DIR,
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{when:%Y-%m-%dT%H%M%SZ}.json"
     data = {
         "when": when.isoformat(),
         "command": command,
