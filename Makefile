@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench bench-ingest bench-executor bench-pages clean demo
+.PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-pages clean demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,18 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: the engine benchmark against raw durable_rules, the webhook ingest benchmark, the executor's,
-## then the web pages'
+## bench: the whole suite (engine, ingest, latency, burst, memory, restart, offline), each figure
+## against a baseline from the same run and its goal; writes bench/results/<time>.json and appends
+## rows to bench/RESULTS.md. Then the executor's and the web pages' own benchmarks.
 bench: $(STAMP)
-	$(BIN)/python bench/engine_bench.py
-	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python -m bench
 	$(BIN)/python bench/executor_bench.py
 	$(BIN)/python bench/pages_bench.py
+
+## bench-smoke: the suite at small sizes (about a minute and a half), recording nothing; CI runs it
+## as tests/unit/bench/test_suite.py
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke
 
 ## bench-ingest: webhook throughput against a bare endpoint, alert-to-incident latency (needs wrk)
 bench-ingest: $(STAMP)

@@ -105,7 +105,7 @@ async def _paced(url: str, pairs: list[Pair], rate: float) -> Latency:
 
 
 def figures(smoke: bool, rate: float = 100.0, seconds: float | None = None) -> list[Figure]:
-    result = measure(rate, seconds if seconds is not None else (2.0 if smoke else 20.0))
+    result = measure(rate, seconds if seconds is not None else (1.0 if smoke else 20.0))
     note = (
         f"{result['pairs']} incidents at {rate:g} alerts/s; max {result['max_ms']:.1f} ms; "
         f"sender late p99 {result['sender_late_p99_ms']:.1f} ms"
