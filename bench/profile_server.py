@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
 
 from bench import burst_bench, latency_bench  # noqa: E402
 from bench.ingest_bench import Pair, Server  # noqa: E402
-from bench.service import Cycle, Receiver, feed, library_copy, post_all, runbookd  # noqa: E402
+from bench.service import Cycle, Receiver, drain, feed, library_copy, post_all, runbookd  # noqa: E402
 
 
 def py_spy() -> str:
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else:
                     bodies, _ = burst_bench.burst(1000, 100, 1_000_000)
                     post_all(server.url, bodies, burst_bench.CONCURRENCY)
-                time.sleep(3)  # let the tail of the load be sampled too  # noqa: ASYNC251
+                drain(server.url, 120)  # sample until the engine has applied the whole load
                 finish(spy)
         finally:
             server.stop()
