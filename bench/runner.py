@@ -43,8 +43,14 @@ from bench.suite import (  # noqa: E402
 ENGINE_GOAL = 0.5
 
 
-def engine_figures(smoke: bool) -> list[Figure]:
+def engine_figures(
+    smoke: bool, events: int | None = None, rounds: int | None = None
+) -> list[Figure]:
     sizes = ["--events", "400", "--rounds", "1", "--warmup", "100"] if smoke else []
+    if events is not None:
+        sizes += ["--events", str(events), "--warmup", str(min(5_000, events))]
+    if rounds is not None:
+        sizes += ["--rounds", str(rounds)]
     r = engine_bench.run(engine_bench.parse_args(sizes))
     rate = r["events_per_second"]
     return [
@@ -88,7 +94,7 @@ def benchmarks(args: argparse.Namespace) -> dict[str, Callable[[bool], list[Figu
     """Every benchmark of the suite, in the order they run (cheap and independent first)."""
     return {
         "offline": offline_bench.figures,
-        "engine": engine_figures,
+        "engine": lambda smoke: engine_figures(smoke, args.engine_events, args.engine_rounds),
         "ingest": ingest_figures,
         "latency": latency_bench.figures,
         "burst": burst_bench.figures,
@@ -106,6 +112,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--memory-events", type=int, help="events of the memory benchmark (full run: 1,000,000)"
     )
+    p.add_argument("--engine-events", type=int, help="alerts per engine round (default 100,000)")
+    p.add_argument("--engine-rounds", type=int, help="timed engine rounds (default 5)")
     p.add_argument("--record", action="store_true", help="record a smoke run too")
     p.add_argument("--no-record", action="store_true", help="print only")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
