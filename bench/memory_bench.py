@@ -11,6 +11,7 @@ i.e. memory bounded by open incidents, not by history.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.ingest_bench import metric, scrape  # noqa: E402
-from bench.service import Cycle, Receiver, feed, library_copy, rss_kib, runbookd  # noqa: E402
+from bench.service import Cycle, Receiver, feed, library_copy, poll, rss_kib, runbookd  # noqa: E402
 from bench.suite import Figure  # noqa: E402
 
 GOAL_GROWTH = 0.10
@@ -46,6 +47,9 @@ def measure(events: int, warmup: int) -> dict[str, Any]:
             warm_sent = feed(server.url, run, range(warm_cycles), CYCLE)
             rss_warm = rss_kib(server.pid)
             sent = warm_sent + feed(server.url, run, range(warm_cycles, total_cycles), CYCLE)
+            # The incidents gauge follows the engine's commit a moment after the inbox drains.
+            with contextlib.suppress(RuntimeError):
+                poll(lambda: _unresolved(scrape(server.url)) == 0, 30, "incidents to resolve")
             rss_end = rss_kib(server.pid)
             seconds = time.monotonic() - started
             samples = scrape(server.url)
@@ -53,11 +57,7 @@ def measure(events: int, warmup: int) -> dict[str, Any]:
             server.stop()
             receiver.close()
     opened = metric(samples, "runbookd_incidents_opened_total", runbook="payment-channel-abnormal")
-    still_open = sum(
-        v
-        for (name, labels), v in samples.items()
-        if name == "runbookd_incidents" and dict(labels).get("status") != "resolved"
-    )
+    still_open = _unresolved(samples)
     return {
         "events": sent,
         "warmup_events": warm_sent,
@@ -69,6 +69,14 @@ def measure(events: int, warmup: int) -> dict[str, Any]:
         "connector_calls": receiver.count(),
         "events_per_s": sent / seconds,
     }
+
+
+def _unresolved(samples: dict[Any, float]) -> float:
+    return sum(
+        v
+        for (name, labels), v in samples.items()
+        if name == "runbookd_incidents" and dict(labels).get("status") != "resolved"
+    )
 
 
 def figures(smoke: bool, events: int | None = None) -> list[Figure]:
