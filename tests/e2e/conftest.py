@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from tests.e2e.harness import PG_URL, REPO, Database, Server
+from tests.scratch_db import scratch_database
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    if PG_URL is None:
-        yield Database(f"sqlite:///{tmp_path / 'runbookd.db'}")
-        return
-    schema = f"rb_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield Database(url.render_as_string(hide_password=False), schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(PG_URL, f"sqlite:///{tmp_path / 'runbookd.db'}", "rb") as (url, schema):
+        yield Database(url, schema)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ summary computed from them is the summary a user would get, with times the test 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, insert, select, update
 
 from engine.clock import VirtualClock
 from engine.events import Event
@@ -26,6 +24,7 @@ from runbookd.store import tables as t
 from runbookd.store.codec import dumps, loads
 from runbookd.testing import fingerprint
 from runbookd.worker import Worker, library_payload
+from tests.scratch_db import scratch_database
 
 REPO = Path(__file__).resolve().parents[3]
 PAYMENT = REPO / "runbooks" / "03-payment" / "payment-channel-abnormal.yaml"
@@ -39,20 +38,8 @@ Reply = tuple[dict[str, Any] | None, str | None, float]
 @contextmanager
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A fresh SQLite file, or a fresh schema in the PostgreSQL test database (dropped after)."""
-    if PG_URL is None:
-        yield f"sqlite:///{tmp_path / 'runbookd.db'}"
-        return
-    schema = f"pm_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(PG_URL, f"sqlite:///{tmp_path / 'runbookd.db'}", "pm") as (url, _):
+        yield url
 
 
 @dataclass
