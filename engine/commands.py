@@ -81,7 +81,9 @@ class Command:
             ),
             "call_done": lambda: (
                 f"{d.get('role')} {d.get('step')} via {d.get('connector')}"
-                f" attempt {d.get('attempt')}: {d.get('outcome')}"
+                # notifications have no attempts of their own: no "attempt None" on them
+                + (f" attempt {d['attempt']}" if d.get("attempt") is not None else "")
+                + f": {d.get('outcome')}"
                 + (f" in {d['seconds']:.3f}s" if d.get("seconds") is not None else "")
                 + (f" ({d['error']})" if d.get("error") else "")
             ),
