@@ -101,7 +101,7 @@ class Worker:
         lock: threading.Lock | None = None,
     ) -> None:
         #: shared with the journal writer (see Writer): one writer at a time on the database
-        self._lock = lock or threading.Lock()
+        self._write_lock = lock or threading.Lock()
         self._db = db
         self._dry_run = dry_run
         self._batch_max = batch_max
@@ -111,7 +111,10 @@ class Worker:
         self._on_tick = on_tick
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        # Guards the waiters only. It must not be the write lock: the API threads wait on it, and
+        # before it had its own name it replaced the write lock, so the engine and the journal
+        # writer met in SQLite's busy handler (sleeps of 1..100 ms) instead of on this lock.
+        self._waiters_lock = threading.Lock()
         self._waiters: dict[int, list[Future[Applied]]] = {}
         self._recent: dict[int, Applied] = {}
         self._thread: threading.Thread | None = None
@@ -183,7 +186,7 @@ class Worker:
     def wait_applied(self, seq: int) -> Future[Applied]:
         """A future that completes when the entry ``seq`` has been applied and committed."""
         future: Future[Applied] = Future()
-        with self._lock:
+        with self._waiters_lock:
             done = self._recent.get(seq)
             if done is not None or seq <= self.applied_seq:
                 future.set_result(done or Applied(seq, None))
@@ -352,7 +355,7 @@ class Worker:
         self, commands: list[Command], last: int, ticks: list[tuple[int, datetime]]
     ) -> None:
         now = self._wall.now()
-        with self._lock, self._db.begin() as conn:
+        with self._write_lock, self._db.begin() as conn:
             work = [
                 {
                     "call_id": c.data["call_id"],
@@ -408,7 +411,7 @@ class Worker:
             conn.execute(_INCIDENT_UPDATE, [{"b_id": r.pop("id"), **r} for r in changed])
 
     def _resolve_waiters(self, outcomes: list[Applied]) -> None:
-        with self._lock:
+        with self._waiters_lock:
             for outcome in outcomes:
                 self._recent[outcome.seq] = outcome
                 for future in self._waiters.pop(outcome.seq, []):
