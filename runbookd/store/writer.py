@@ -70,6 +70,9 @@ class EntryJob:
     outbox_call_id: str | None = None
     outbox_status: str = "done"
     outbox_error: str | None = None
+    #: False when the sender does not need the entry's ``seq`` (a connector's result): such
+    #: entries join the batch's one multi-row INSERT and the job's result is None.
+    wants_seq: bool = True
 
 
 Job = IngestJob | EntryJob
@@ -147,20 +150,36 @@ class Writer:
             results: list[Any] = []
             journal_rows: list[dict[str, Any]] = []
             receipts: list[dict[str, Any]] = []
+            closed: list[dict[str, Any]] = []
             with self._lock, self._engine.begin() as conn:
                 for pending in batch:
-                    if isinstance(pending.job, IngestJob):
-                        results.append(
-                            self._ingest(pending.job, seen, staged, journal_rows, receipts)
-                        )
+                    job = pending.job
+                    if isinstance(job, IngestJob):
+                        results.append(self._ingest(job, seen, staged, journal_rows, receipts))
+                        continue
+                    row = {"kind": job.kind, "at": job.at, "payload": dumps(job.payload)}
+                    if job.wants_seq:
+                        results.append(_new_seq(conn.execute(_JOURNAL_INSERT, row)))
                     else:
-                        results.append(self._entry(conn, pending.job))
+                        journal_rows.append(row)
+                        results.append(None)
+                    if job.outbox_call_id is not None:
+                        closed.append(
+                            {
+                                "cid": job.outbox_call_id,
+                                "st": job.outbox_status,
+                                "fa": job.at,
+                                "err": job.outbox_error,
+                            }
+                        )
                 # One statement per table for the whole batch (executemany): building a
                 # statement per row cost more CPU than SQLite did (bench/RESULTS.md, Ingest).
                 if journal_rows:
                     conn.execute(_JOURNAL_INSERT, journal_rows)
                 if receipts:
                     conn.execute(_RECEIPT_INSERT, receipts)
+                if closed:
+                    conn.execute(_OUTBOX_CLOSE, closed)
                 self._save_seen(conn, seen, staged)
         except SQLAlchemyError as exc:
             # Nothing of the batch is stored; every sender hears so and retries.
@@ -234,18 +253,6 @@ class Writer:
         )
         return result
 
-    def _entry(self, conn: Connection, job: EntryJob) -> int:
-        cursor = conn.execute(
-            t.journal.insert().values(kind=job.kind, at=job.at, payload=dumps(job.payload))
-        )
-        if job.outbox_call_id is not None:
-            conn.execute(
-                update(t.outbox)
-                .where(t.outbox.c.call_id == job.outbox_call_id)
-                .values(status=job.outbox_status, finished_at=job.at, error=job.outbox_error)
-            )
-        return _new_seq(cursor)
-
     def _save_seen(self, conn: Connection, seen: dict[str, Seen], staged: dict[str, Seen]) -> None:
         now = datetime.now(UTC)
         new: list[dict[str, Any]] = []
@@ -260,6 +267,11 @@ class Writer:
 
 
 _JOURNAL_INSERT = t.journal.insert()
+_OUTBOX_CLOSE = (
+    update(t.outbox)
+    .where(t.outbox.c.call_id == bindparam("cid"))
+    .values(status=bindparam("st"), finished_at=bindparam("fa"), error=bindparam("err"))
+)
 _RECEIPT_INSERT = t.receipt.insert()
 _STATE_INSERT = t.alert_state.insert().values(
     fingerprint=bindparam("fp"),
