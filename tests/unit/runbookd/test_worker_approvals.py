@@ -1,0 +1,68 @@
+"""The waiting approvals the API lists, kept by the engine thread batch by batch.
+
+Only the rows of incidents a batch touched are rebuilt (the list grows with open payment
+incidents); these tests check that the list still says exactly what the engine waits for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.unit.postmortem.rig import Rig, database_url
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with database_url(tmp_path) as url:
+        rig = Rig(url)
+        yield rig
+        rig.db.dispose()
+
+
+def _outage(rig: Rig, channel: str) -> None:
+    rig.alert("PaymentFailureRateHigh", channel=channel)
+    rig.alert("PaymentChannelProbeFailed", channel=channel)
+
+
+def test_each_incident_waiting_for_a_person_is_listed_once_with_its_deadline(rig: Rig) -> None:
+    _outage(rig, "alipay")
+    rig.at(timedelta(minutes=1))
+    _outage(rig, "wechat")
+
+    listed = rig.worker.approvals
+
+    assert [(a["id"], a["incident"], a["step"]) for a in listed] == [
+        ("INC-1:switch_channel", "INC-1", "switch_channel"),
+        ("INC-2:switch_channel", "INC-2", "switch_channel"),
+    ]
+    # approval timeout 10m from when each was asked for; INC-2 a minute later
+    first, second = (a["deadline"] for a in listed)
+    assert first < second
+    assert {a["runbook"] for a in listed} == {"payment-channel-abnormal"}
+    assert listed == rig.worker._approvals_view()  # what a full rebuild says
+
+
+def test_a_decision_removes_only_that_approval_and_leaves_the_others_as_they_were(
+    rig: Rig,
+) -> None:
+    _outage(rig, "alipay")
+    _outage(rig, "wechat")
+    other_before = [a for a in rig.worker.approvals if a["incident"] == "INC-2"]
+
+    rig.action(action="decide", approval="INC-1:switch_channel", approved=True, by="bob")
+
+    assert rig.worker.approvals == other_before
+    assert rig.worker.approvals == rig.worker._approvals_view()
+
+
+def test_an_approval_that_times_out_leaves_the_list(rig: Rig) -> None:
+    _outage(rig, "alipay")
+    assert [a["id"] for a in rig.worker.approvals] == ["INC-1:switch_channel"]
+
+    rig.at(timedelta(minutes=11))  # the 10m approval timeout escalates
+
+    assert rig.worker.approvals == []
