@@ -105,7 +105,7 @@ class JournalInbox:
             truncated_alerts=receipt.truncated_alerts,
         )
         try:
-            result: IngestResult = await asyncio.wrap_future(self._writer.submit(job))
+            result: IngestResult = await self._writer.submit_async(job)
         except StoreUnavailable as exc:
             raise Unavailable(str(exc)) from None
         return Accepted(result.accepted, result.duplicates, result.stale)
@@ -151,7 +151,7 @@ class OutboxPort:
             outbox_error=outcome.error,
             wants_seq=False,
         )
-        await asyncio.wrap_future(self._writer.submit(job))
+        await self._writer.submit_async(job)
         connector = str(work.data.get("connector"))
         self._metrics.notifications.labels(
             connector, "ok" if outcome.error is None else "failed"

@@ -19,11 +19,12 @@ Replay cost grows with the journal; see docs/decisions.md for the measured rate 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -434,17 +435,25 @@ class Worker:
             for outcome in outcomes:
                 self._recent[outcome.seq] = outcome
                 for future in self._waiters.pop(outcome.seq, []):
-                    future.set_result(outcome)
+                    _tell(future, outcome)
             # Waiters for entries that were applied (e.g. by a batch that had no effect).
             for seq in [s for s in self._waiters if s <= self.applied_seq]:
                 for future in self._waiters.pop(seq):
-                    future.set_result(self._recent.get(seq) or Applied(seq, None))
+                    _tell(future, self._recent.get(seq) or Applied(seq, None))
             while len(self._recent) > 10_000:
                 self._recent.pop(next(iter(self._recent)))
 
     def journal_size(self) -> int:
         with self._db.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t.journal)).scalar() or 0)
+
+
+def _tell(future: Future[Applied], outcome: Applied) -> None:
+    # A request that gave up waiting (the API's 10 s apply timeout) cancelled its future;
+    # set_result would raise InvalidStateError here and fail a batch that is already committed,
+    # making the engine rebuild itself from the whole journal.
+    with contextlib.suppress(InvalidStateError):
+        future.set_result(outcome)
 
 
 def incident_row(incident: Incident, now: datetime) -> dict[str, Any]:
