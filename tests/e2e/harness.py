@@ -340,6 +340,8 @@ class Receiver:
 
         class Quiet(ThreadingHTTPServer):
             daemon_threads = True
+            # not socketserver's 5: a burst of calls must not overflow the accept queue
+            request_queue_size = 128
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # clients that give up on a hung answer leave broken pipes here

@@ -78,6 +78,13 @@ def receiver() -> Iterator[tuple[Receiver, int]]:
             pass
 
     class Quiet(ThreadingHTTPServer):
+        # socketserver's default listen backlog is 5. A restarted runbookd sends every call
+        # left pending at once (up to executor.workers connections); beyond the backlog the
+        # kernel drops handshakes (TcpExtListenOverflows) and a page fails with "no answer",
+        # which is this stand-in's limit, not the crash behaviour under test. Real endpoints
+        # listen with backlogs in the hundreds.
+        request_queue_size = 128
+
         def handle_error(self, request: Any, client_address: Any) -> None:
             pass  # a killed client leaves broken pipes here; that is the point of the test
 
