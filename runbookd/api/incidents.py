@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends
 from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
+from engine.lang.model import ID_PATTERN
 from runbookd.api.problems import errors
 from runbookd.service import Service
 from runbookd.store import tables as t
@@ -26,6 +28,34 @@ from runbookd.store.writer import EntryJob, StoreUnavailable
 APPLY_TIMEOUT_S = 10.0
 
 Status = str
+#: The lifecycle values a list can be filtered by; anything else is a 422 naming ``status``.
+PublicStatus = Literal["triggered", "acknowledged", "mitigated", "resolved", "closed"]
+Severity = Literal["critical", "high", "medium", "low"]
+
+
+def _utc_param(name: str, moment: datetime | None) -> datetime | None:
+    """A time filter in UTC, or a 422 naming the parameter.
+
+    The database gets UTC only: PostgreSQL refuses offsets past +-15:59 that ISO 8601 allows,
+    and a naive time is read as UTC, as everywhere else in the API.
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00: past the end of the calendar in UTC
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"{moment.isoformat()} is outside the supported range",
+                    "type": "value_error",
+                    "input": moment.isoformat(),
+                }
+            ]
+        ) from None
 
 
 class IncidentPublic(SQLModel):
@@ -151,13 +181,14 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         "", response_model=IncidentList, summary="Incidents, newest first", responses=errors()
     )
     async def list_incidents(
-        status: Annotated[list[str] | None, Query()] = None,
-        severity: Annotated[list[str] | None, Query()] = None,
-        runbook: str | None = None,
+        status: Annotated[list[PublicStatus] | None, Query()] = None,
+        severity: Annotated[list[Severity] | None, Query()] = None,
+        runbook: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)] = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> IncidentList:
+        since, until = _utc_param("since", since), _utc_param("until", until)
         query = select(t.incident).order_by(t.incident.c.opened_at.desc()).limit(limit)
         if status:
             query = query.where(t.incident.c.status.in_(status))
