@@ -57,6 +57,9 @@ class Handling:
             self, owner: Incident | None, name: str, due: datetime, **payload: Any
         ) -> None: ...
         def _cancel(self, incident: Incident | None, name: str) -> None: ...
+        def _emit_stored(
+            self, incident_id: str, runbook: str | None, kind: CommandKind, **data: Any
+        ) -> Command: ...
         def _flush(self) -> list[Command]: ...
         def _get(self, incident_id: str) -> Incident: ...
         def escalate(self, incident: Incident, reason: str) -> bool: ...
@@ -105,22 +108,23 @@ class Handling:
         info = self._calls.pop(call_id, None)
         if info is None:
             return []  # a duplicate report: the first one was already acted on
-        incident = self.incidents[info["incident"]]
         role = info["role"]
         # Every attempt leaves its own record, whatever the step machine makes of it.
-        self._emit(
-            "call_done",
-            incident,
-            call_id=call_id,
-            role=role,
-            connector=info.get("connector"),
-            step=info.get("step") or info.get("level"),
-            target=info.get("target"),
-            attempt=info.get("attempt"),
-            outcome="ok" if error is None else ("retryable" if retryable else "failed"),
-            error=error,
-            seconds=seconds,
-        )
+        done: dict[str, Any] = {
+            "call_id": call_id,
+            "role": role,
+            "connector": info.get("connector"),
+            "step": info.get("step") or info.get("level"),
+            "target": info.get("target"),
+            "attempt": info.get("attempt"),
+            "outcome": "ok" if error is None else ("retryable" if retryable else "failed"),
+            "error": error,
+            "seconds": seconds,
+        }
+        incident = self.incidents.get(info["incident"])
+        if incident is None:
+            return self._late_result(info, done)
+        self._emit("call_done", incident, **done)
         if role == "step":  # the call is over, whatever became of the incident meanwhile
             self.rails.finished(("step", incident.runbook, info["step"]))
         if role == "notify":
@@ -138,6 +142,19 @@ class Handling:
                 outcome = "rolled back" if error is None else f"rollback failed: {error}"
                 self._emit("note", incident, text=f"step {step.id}: {outcome}")
                 self._step_failed(incident, step, "verification failed", retryable=False)
+        return self._flush()
+
+    def _late_result(self, info: dict[str, Any], done: dict[str, Any]) -> list[Command]:
+        """A result for an incident resolved long ago and no longer in memory: record it (the
+        store's timeline still shows the incident) and release the step's rail; it can change
+        nothing else, as nothing acts on a resolved incident."""
+        runbook = info.get("runbook")
+        self._emit_stored(info["incident"], runbook, "call_done", **done)
+        if info["role"] == "step" and runbook is not None:
+            self.rails.finished(("step", runbook, info["step"]))
+        if info["role"] == "notify" and done["error"] is not None:
+            text = f"notification {done['call_id']} failed: {done['error']}"
+            self._emit_stored(info["incident"], runbook, "note", text=text)
         return self._flush()
 
     def call_failed_to_render(

@@ -296,12 +296,16 @@ class Worker:
             return engine.acknowledge(p["incident"], p["by"])
         if action == "resolve":
             return engine.resolve(p["incident"], p["by"], p.get("reason") or "resolved by a person")
+        # "stored": the incident row as the API read it, for one that has left the engine's
+        # memory (Engine.retention). Journaled with the action, so replay revives it alike.
+        stored = p.get("stored")
         if action == "note":
-            return engine.add_note(p["incident"], p["text"], p["by"])
+            return engine.add_note(p["incident"], p["text"], p["by"], stored)
         if action == "close":
-            return engine.close(p["incident"], p["by"])
+            return engine.close(p["incident"], p["by"], stored)
         if action == "reopen":
-            return engine.reopen(p["incident"], p["by"], p.get("reason") or "reopened")
+            reason = p.get("reason") or "reopened"
+            return engine.reopen(p["incident"], p["by"], reason, stored)
         if action == "decide":
             return engine.decide(p["approval"], bool(p["approved"]), p["by"])
         raise EngineError(f"unknown action {action!r}")
@@ -400,7 +404,10 @@ class Worker:
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         for incident_id in ids:
-            row = {"id": incident_id, **incident_row(self.engine.incidents[incident_id], now)}
+            incident = self.engine.incidents.get(incident_id)
+            if incident is None:  # left memory: a note or late call result, its row is as stored
+                continue
+            row = {"id": incident_id, **incident_row(incident, now)}
             (changed if incident_id in existing else new).append(row)
         if new:
             conn.execute(insert(t.incident), new)
