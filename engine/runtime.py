@@ -87,10 +87,12 @@ class Engine(Handling):
         matcher: Matcher | None = None,
         dry_run: bool = False,
         id_factory: Callable[[], str] | None = None,
-        retention: timedelta = RETENTION,
+        retention: timedelta | None = RETENTION,
     ) -> None:
         self.clock = clock
         self.dry_run = dry_run
+        #: how long resolved incidents stay in memory; None keeps them (the simulator does, for
+        #: tests and replays that inspect incidents at the end of a long story)
         self.retention = retention
         self.matcher = matcher or Matcher()
         self.runbooks: dict[str, CompiledRunbook] = {}
@@ -607,8 +609,9 @@ class Engine(Handling):
     # --- memory: resolved incidents and idle keys leave ------------------------------------
 
     def _retire_later(self, incident: Incident) -> None:
-        incident.retire_at = self.clock.now() + self.retention
-        self._retiring.append((incident.retire_at, incident.id))
+        if self.retention is not None:
+            incident.retire_at = self.clock.now() + self.retention
+            self._retiring.append((incident.retire_at, incident.id))
 
     def _forget(self) -> None:
         """Drop what no future input can need; called at every input, on the engine's clock."""
