@@ -67,6 +67,8 @@ class Incident:
     label_values: dict[str, set[str]] = field(default_factory=dict)
     level: int = 0
     cycle: int = 0
+    #: times it was reopened; numbers the calls a resolution makes again (impact queries)
+    reopened: int = 0
     levels_reached: list[tuple[str, datetime]] = field(default_factory=list)
     #: index of the step being worked on; None before start / after the end
     step_index: int | None = None
@@ -111,8 +113,8 @@ class Incident:
         """An incident that has left the engine's memory, rebuilt from what the store shows.
 
         ``record`` is the stored incident row as the API reads it (``status``, times, ``detail``)
-        plus ``notified``: how many escalation notifications it had, so the ids of new ones do
-        not repeat earlier ones. What the row does not keep starts empty: step results, impact
+        plus ``notified`` and ``reopened``: how many escalation notifications it had and how
+        often it was reopened, so the ids of new calls do not repeat earlier ones. What the row does not keep starts empty: step results, impact
         figures, alerts beyond the row's first 200, and the first alert's annotations and value.
         """
         detail: Mapping[str, Any] = record.get("detail") or {}
@@ -164,6 +166,7 @@ class Incident:
             )
         # Only the count matters: it numbers the next notification's call id.
         incident.levels_reached = [("", incident.opened_at)] * int(record.get("notified", 0))
+        incident.reopened = int(record.get("reopened", 0))
         return incident
 
     def all_alerts_resolved(self) -> bool:

@@ -275,6 +275,7 @@ class Engine(Handling):
         incident.resolved_at = incident.resolved_by = incident.closed_at = None
         incident.acked_at = incident.acked_by = None
         incident.level = incident.cycle = 0
+        incident.reopened += 1
         incident.retire_at = None  # its entry in _retiring is now stale
         self._set_open(incident.runbook, incident.key, incident.id)
         self._emit("reopen", incident, by=by, reason=reason)

@@ -118,20 +118,26 @@ _ON_SETTLED = ("note", "close", "reopen")
 def stored_record(service: Service, current: IncidentPublic) -> dict[str, Any]:
     """The incident as stored, in the form ``Engine.revive`` reads (blocking: call in a thread).
 
-    ``notified`` is the highest notification number used so far, so a reopened incident's new
-    notifications get call ids of their own (the outbox runs each call id once).
+    ``notified`` (the highest notification number used so far) and ``reopened`` (how often it
+    was reopened) number the calls it makes next, so they get call ids of their own (the outbox
+    runs each call id once).
     """
     if current.status not in ("resolved", "closed"):
         return {"runbook": current.runbook, "status": current.status}
     rows = read_rows(
         service,
-        select(t.timeline.c.data).where(
-            t.timeline.c.incident_id == current.id, t.timeline.c.kind == "notify"
+        select(t.timeline.c.kind, t.timeline.c.data).where(
+            t.timeline.c.incident_id == current.id, t.timeline.c.kind.in_(("notify", "reopen"))
         ),
     )
-    numbers = [str(loads(r.data).get("call_id", "")).rpartition(":")[2] for r in rows]
-    notified = max((int(n) for n in numbers if n.isdigit()), default=0)
-    return {**current.model_dump(mode="json"), "notified": notified}
+    numbers = [
+        str(loads(r.data).get("call_id", "")).rpartition(":")[2] for r in rows if r.kind == "notify"
+    ]
+    return {
+        **current.model_dump(mode="json"),
+        "notified": max((int(n) for n in numbers if n.isdigit()), default=0),
+        "reopened": sum(1 for r in rows if r.kind == "reopen"),
+    }
 
 
 async def apply_action(
