@@ -45,13 +45,15 @@ class EngineError(Exception):
     """A request the engine cannot honour (unknown incident, approval, call)."""
 
 
-#: How long a resolved (or closed) incident stays in memory before only the store keeps it.
-#: Long enough for what still concerns it in memory: the results of calls made at or just before
-#: its resolution (impact queries, the last notifications, and their retries, which the executor
-#: gives up within minutes), and a quick reopen or close. Everything later is served from the
-#: store: the API reads rows and timelines there, and close/reopen/note carry the stored row
-#: (see ``revive``). Memory is then bounded by open incidents plus one hour of resolved ones.
-RETENTION = timedelta(hours=1)
+#: How long a resolved (or closed) incident stays in memory before only the store keeps it (the
+#: default of settings ``engine.retention``). Nothing needs it in memory for long: the API reads
+#: rows and timelines from the store; close, reopen and note carry the stored row (``revive``);
+#: a call result that comes later is recorded on the timeline (``call_finished``). The window
+#: only saves those detours for what usually comes right after a resolution -- the results of
+#: the impact queries and last notifications (the executor's timeout is 30 s by default) and a
+#: quick close or reopen, which then keeps every step result and alert. Memory is bounded by open
+#: incidents plus the incidents resolved within this window.
+RETENTION = timedelta(minutes=5)
 
 #: How often idle per-key state (counting windows, safety-rail history) is swept. Sweeping is
 #: O(keys), so it runs at most this often, on the engine's clock, whatever the event rate.
@@ -88,12 +90,16 @@ class Engine(Handling):
         dry_run: bool = False,
         id_factory: Callable[[], str] | None = None,
         retention: timedelta | None = RETENTION,
+        keep_timelines: bool = True,
     ) -> None:
         self.clock = clock
         self.dry_run = dry_run
         #: how long resolved incidents stay in memory; None keeps them (the simulator does, for
         #: tests and replays that inspect incidents at the end of a long story)
         self.retention = retention
+        #: Incident.timeline in memory: the simulator and post-mortem drafts read it; the service
+        #: stores every command and reads timelines from the store, so it keeps none
+        self.keep_timelines = keep_timelines
         self.matcher = matcher or Matcher()
         self.runbooks: dict[str, CompiledRunbook] = {}
         self.timers = TimerQueue()
@@ -609,6 +615,18 @@ class Engine(Handling):
 
     # --- memory: resolved incidents and idle keys leave ------------------------------------
 
+    def set_retention(self, retention: timedelta | None) -> None:
+        """A new retention (from the journal's library entry) applies to every settled incident
+        from now on, counted from now; None keeps them all."""
+        if retention == self.retention:
+            return
+        self.retention = retention
+        self._retiring.clear()
+        for incident in self.incidents.values():
+            incident.retire_at = None
+            if not incident.is_open:
+                self._retire_later(incident)
+
     def _retire_later(self, incident: Incident) -> None:
         if self.retention is not None:
             incident.retire_at = self.clock.now() + self.retention
@@ -850,7 +868,7 @@ class Engine(Handling):
         )
         command = Command(kind, self.clock.now(), incident.id if incident else None, runbook, data)
         self._out.append(command)
-        if incident is not None:
+        if incident is not None and self.keep_timelines:
             incident.timeline.append(command)
         return command
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
@@ -37,8 +37,8 @@ from engine.incident import Incident
 from engine.incident import Status as EngineStatus
 from engine.lang.loader import load_text
 from engine.rules import Matcher
+from engine.runtime import RETENTION, EngineError
 from engine.runtime import Engine as RulesEngine
-from engine.runtime import EngineError
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_from_dict, loads
 
@@ -61,9 +61,20 @@ class Applied:
     error: str | None
 
 
-def library_payload(files: list[tuple[str, str]]) -> dict[str, Any]:
-    """The journal form of a runbook library: file names and texts, so replay needs no files."""
-    return {"files": [{"file": f, "text": text} for f, text in sorted(files)]}
+def library_payload(
+    files: list[tuple[str, str]], retention: float = RETENTION.total_seconds()
+) -> dict[str, Any]:
+    """The journal form of a runbook library: file names and texts, so replay needs no files.
+
+    It also carries the engine's memory retention in seconds (settings ``engine.retention``):
+    journaled, so a replay drops resolved incidents from memory exactly when the first run did.
+    Libraries journaled before retention existed have none, and replay keeps every incident up
+    to them, as the version that wrote them did.
+    """
+    return {
+        "files": [{"file": f, "text": text} for f, text in sorted(files)],
+        "retention_s": retention,
+    }
 
 
 def compile_payload(payload: dict[str, Any]) -> list[CompiledRunbook]:
@@ -128,8 +139,16 @@ class Worker:
 
     def _new_engine(self) -> None:
         self.clock = VirtualClock(EPOCH)
+        # No retention until the journal's library entry sets it; no in-memory timelines (the
+        # store keeps them, the API reads them there).
         self.engine = RulesEngine(
-            [], self.clock, matcher=Matcher(), dry_run=self._dry_run, id_factory=self._ids()
+            [],
+            self.clock,
+            matcher=Matcher(),
+            dry_run=self._dry_run,
+            id_factory=self._ids(),
+            retention=None,
+            keep_timelines=False,
         )
 
     @staticmethod
@@ -283,6 +302,8 @@ class Worker:
                 return self._action(payload), None
             if kind == "runbooks":
                 engine.set_runbooks(compile_payload(payload))
+                retention = payload.get("retention_s")
+                engine.set_retention(None if retention is None else timedelta(seconds=retention))
                 self.library_digest = payload.get("digest")
                 return [], None
         except EngineError as exc:

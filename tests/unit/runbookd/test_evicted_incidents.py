@@ -25,7 +25,7 @@ from runbookd.service import Service
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 from runbookd.testing import fingerprint
-from runbookd.worker import Worker
+from runbookd.worker import Worker, library_payload
 from tests.unit.postmortem.rig import T0, Rig, database_url
 
 
@@ -225,3 +225,19 @@ def test_without_the_stored_row_an_unknown_incident_is_still_refused(rig: Rig) -
     rig.action(action="close", incident="INC-1", by="carol")  # an entry journaled before
     assert timeline(rig, "INC-1") == before
     assert row(rig, "INC-1")["status"] == "resolved"
+
+
+def test_a_library_journaled_without_retention_keeps_every_incident(rig: Rig) -> None:
+    """Journals written before retention existed replay as they ran: nothing leaves memory."""
+    files = [(str(p), p.read_text()) for p in rig.runbooks]
+    old = library_payload(files)
+    del old["retention_s"]
+    rig._journal("runbooks", old)
+    outage(rig)
+    later(rig, RETENTION * 10)
+    assert "INC-1" in rig.worker.engine.incidents
+    # A later library with a retention starts counting it for incidents resolved before.
+    rig._journal("runbooks", library_payload(files, retention=RETENTION.total_seconds()))
+    later(rig, RETENTION * 11 + timedelta(seconds=1))
+    assert "INC-1" not in rig.worker.engine.incidents
+    assert engine_state(recovered(rig)) == engine_state(rig.worker.engine)
