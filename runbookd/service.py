@@ -30,6 +30,7 @@ from engine.commands import Command
 from engine.events import Event
 from engine.executor import Executor, Outcome, Work
 from engine.lang.diagnostics import Diagnostic
+from engine.runtime import RETENTION
 from runbookd.drill_schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.library import Library, load_library
 from runbookd.metrics import Metrics
@@ -56,6 +57,7 @@ class Options:
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
     engine_batch_max: int = 500
+    engine_retention: float = RETENTION.total_seconds()
     workers: int = 16
     default_timeout: float = 30.0
     alertmanager_api_url: str | None = None
@@ -257,7 +259,7 @@ class Service:
     async def record_library(self, library: Library) -> bool:
         """Journal the library when it differs from the one the engine runs; True if it did."""
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
-        payload = library_payload(files)
+        payload = library_payload(files, retention=self.options.engine_retention)
         digest = hashlib.sha256(repr(payload).encode()).hexdigest()
         if digest == self.worker.library_digest:
             return False

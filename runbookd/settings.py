@@ -150,6 +150,11 @@ class IngestSettings(Section):
 class EngineSettings(Section):
     dry_run: bool = Field(False, description="Run no connector with side effects; record them.")
     batch_max: int = Field(500, ge=1, description="Most events the engine thread takes at once.")
+    retention: Duration = Field(
+        timedelta(minutes=5),
+        description="How long a resolved incident stays in the engine's memory; the store keeps "
+        "it for good, and every action on it still works after.",
+    )
 
 
 class ExecutorSettings(Section):

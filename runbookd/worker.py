@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
@@ -37,8 +37,8 @@ from engine.incident import Incident
 from engine.incident import Status as EngineStatus
 from engine.lang.loader import load_text
 from engine.rules import Matcher
+from engine.runtime import RETENTION, EngineError
 from engine.runtime import Engine as RulesEngine
-from engine.runtime import EngineError
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_from_dict, loads
 
@@ -61,9 +61,20 @@ class Applied:
     error: str | None
 
 
-def library_payload(files: list[tuple[str, str]]) -> dict[str, Any]:
-    """The journal form of a runbook library: file names and texts, so replay needs no files."""
-    return {"files": [{"file": f, "text": text} for f, text in sorted(files)]}
+def library_payload(
+    files: list[tuple[str, str]], retention: float = RETENTION.total_seconds()
+) -> dict[str, Any]:
+    """The journal form of a runbook library: file names and texts, so replay needs no files.
+
+    It also carries the engine's memory retention in seconds (settings ``engine.retention``):
+    journaled, so a replay drops resolved incidents from memory exactly when the first run did.
+    Libraries journaled before retention existed have none, and replay keeps every incident up
+    to them, as the version that wrote them did.
+    """
+    return {
+        "files": [{"file": f, "text": text} for f, text in sorted(files)],
+        "retention_s": retention,
+    }
 
 
 def compile_payload(payload: dict[str, Any]) -> list[CompiledRunbook]:
@@ -128,8 +139,16 @@ class Worker:
 
     def _new_engine(self) -> None:
         self.clock = VirtualClock(EPOCH)
+        # No retention until the journal's library entry sets it; no in-memory timelines (the
+        # store keeps them, the API reads them there).
         self.engine = RulesEngine(
-            [], self.clock, matcher=Matcher(), dry_run=self._dry_run, id_factory=self._ids()
+            [],
+            self.clock,
+            matcher=Matcher(),
+            dry_run=self._dry_run,
+            id_factory=self._ids(),
+            retention=None,
+            keep_timelines=False,
         )
 
     @staticmethod
@@ -283,6 +302,8 @@ class Worker:
                 return self._action(payload), None
             if kind == "runbooks":
                 engine.set_runbooks(compile_payload(payload))
+                retention = payload.get("retention_s")
+                engine.set_retention(None if retention is None else timedelta(seconds=retention))
                 self.library_digest = payload.get("digest")
                 return [], None
         except EngineError as exc:
@@ -296,12 +317,16 @@ class Worker:
             return engine.acknowledge(p["incident"], p["by"])
         if action == "resolve":
             return engine.resolve(p["incident"], p["by"], p.get("reason") or "resolved by a person")
+        # "stored": the incident row as the API read it, for one that has left the engine's
+        # memory (Engine.retention). Journaled with the action, so replay revives it alike.
+        stored = p.get("stored")
         if action == "note":
-            return engine.add_note(p["incident"], p["text"], p["by"])
+            return engine.add_note(p["incident"], p["text"], p["by"], stored)
         if action == "close":
-            return engine.close(p["incident"], p["by"])
+            return engine.close(p["incident"], p["by"], stored)
         if action == "reopen":
-            return engine.reopen(p["incident"], p["by"], p.get("reason") or "reopened")
+            reason = p.get("reason") or "reopened"
+            return engine.reopen(p["incident"], p["by"], reason, stored)
         if action == "decide":
             return engine.decide(p["approval"], bool(p["approved"]), p["by"])
         raise EngineError(f"unknown action {action!r}")
@@ -400,7 +425,10 @@ class Worker:
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         for incident_id in ids:
-            row = {"id": incident_id, **incident_row(self.engine.incidents[incident_id], now)}
+            incident = self.engine.incidents.get(incident_id)
+            if incident is None:  # left memory: a note or late call result, its row is as stored
+                continue
+            row = {"id": incident_id, **incident_row(incident, now)}
             (changed if incident_id in existing else new).append(row)
         if new:
             conn.execute(insert(t.incident), new)

@@ -139,6 +139,37 @@ def read_incident(service: Service, incident_id: str) -> IncidentPublic:
     return _public(rows[0])
 
 
+#: Actions a resolved incident takes. The engine keeps resolved incidents in memory only for a
+#: while (engine.runtime.RETENTION); these carry the stored row, so it can act on one that has
+#: left memory, and replay of the journal does the same.
+_ON_SETTLED = ("note", "close", "reopen")
+
+
+def stored_record(service: Service, current: IncidentPublic) -> dict[str, Any]:
+    """The incident as stored, in the form ``Engine.revive`` reads (blocking: call in a thread).
+
+    ``notified`` (the highest notification number used so far) and ``reopened`` (how often it
+    was reopened) number the calls it makes next, so they get call ids of their own (the outbox
+    runs each call id once).
+    """
+    if current.status not in ("resolved", "closed"):
+        return {"runbook": current.runbook, "status": current.status}
+    rows = read_rows(
+        service,
+        select(t.timeline.c.kind, t.timeline.c.data).where(
+            t.timeline.c.incident_id == current.id, t.timeline.c.kind.in_(("notify", "reopen"))
+        ),
+    )
+    numbers = [
+        str(loads(r.data).get("call_id", "")).rpartition(":")[2] for r in rows if r.kind == "notify"
+    ]
+    return {
+        **current.model_dump(mode="json"),
+        "notified": max((int(n) for n in numbers if n.isdigit()), default=0),
+        "reopened": sum(1 for r in rows if r.kind == "reopen"),
+    }
+
+
 async def apply_action(
     service: Service, incident_id: str, payload: dict[str, Any]
 ) -> IncidentPublic:
@@ -150,6 +181,8 @@ async def apply_action(
     current = await asyncio.to_thread(read_incident, service, incident_id)  # 404 before storing
     if payload["action"] in ("ack", "resolve") and current.status in ("resolved", "closed"):
         raise HTTPException(409, f"incident {incident_id} is already {current.status}")
+    if payload["action"] in _ON_SETTLED:
+        payload = {**payload, "stored": await asyncio.to_thread(stored_record, service, current)}
     job = EntryJob(
         kind="action", payload={"incident": incident_id, **payload}, at=datetime.now(UTC)
     )
