@@ -33,6 +33,7 @@ from engine.lang.diagnostics import Diagnostic
 from runbookd.drill_schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.library import Library, load_library
 from runbookd.metrics import Metrics
+from runbookd.snapshot import SnapshotPolicy
 from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
@@ -56,6 +57,8 @@ class Options:
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
     engine_batch_max: int = 500
+    snapshot_every: int = 2000
+    snapshot_interval: float = 300.0
     workers: int = 16
     default_timeout: float = 30.0
     alertmanager_api_url: str | None = None
@@ -150,6 +153,7 @@ class Service:
             lock=write_lock,
             dry_run=options.dry_run,
             batch_max=options.engine_batch_max,
+            snapshots=SnapshotPolicy(options.snapshot_every, options.snapshot_interval),
             on_work=self._wake_executor,
             on_applied=self._observe,
             on_tick=self.metrics.timer_lateness.observe,
