@@ -180,11 +180,19 @@ class Snapshots:
                     t.engine_snapshot.c.applied_seq,
                     t.engine_snapshot.c.tick_id,
                     t.engine_snapshot.c.library_digest,
+                    t.engine_snapshot.c.code,
                 )
                 .where(t.engine_snapshot.c.applied_seq <= applied_seq)
                 .order_by(t.engine_snapshot.c.id.desc())
             ).all()
-        for row_id, seq, tick_id, digest in rows:
+        for row_id, seq, tick_id, digest, code in rows:
+            if code != self.code:  # e.g. the first start after an upgrade; skip without reading
+                log.warning(
+                    "engine snapshot %d (seq %d) not used: written by other engine code",
+                    row_id,
+                    seq,
+                )
+                continue
             started = time.perf_counter()
             clock = VirtualClock(start)  # a failed attempt may have moved it: one per attempt
             try:
