@@ -192,7 +192,25 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._thread is None or not self._thread.is_alive():
+            self._final_snapshot()
         self.running = False
+
+    def _final_snapshot(self) -> None:
+        """On a clean stop, store the state as of the last applied entry: the next start then
+        replays nothing. Skipped after a store failure (memory may be ahead of the store)."""
+        if self.last_error is not None or self.applied_seq <= self.snapshots.last_seq:
+            return
+        if not self.snapshots.policy.every_entries:
+            return
+        try:
+            # Entries applied since the last stored watermark had no effect (see _step), so
+            # storing the watermark alone is exactly what the next batch would have done.
+            self._commit([], self.applied_seq, [])
+        except Exception as exc:
+            log.warning("could not store the watermark on stop: %s: %s", type(exc).__name__, exc)
+            return
+        self.snapshots.take(self.engine, self.applied_seq, self.library_digest, self._wall.now())
 
     def notify(self, _seq: int = 0) -> None:
         """Something was journaled: wake up (called from the writer thread)."""

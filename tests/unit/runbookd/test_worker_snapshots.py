@@ -154,3 +154,18 @@ def test_an_incident_opened_under_an_older_library_keeps_it_across_a_restart(rig
     assert incidents["INC-2"].compiled.runbook.version == 2
     assert comparable_state(worker.engine) == before
     assert worker.clock.now() > T0
+
+
+def test_a_clean_stop_stores_the_state_so_the_next_start_replays_nothing(tmp_path: Path) -> None:
+    with database_url(tmp_path) as url:
+        rig = Rig(url)
+        rig.worker.snapshots.policy = SnapshotPolicy(every_entries=10_000)  # none while running
+        busy_history(rig)
+        assert stored(rig, t.engine_snapshot.c.id) == []
+        before = comparable_state(rig.worker.engine)
+        rig.worker.stop()
+        assert stored(rig, t.engine_snapshot.c.applied_seq) == [journal_size(rig)]
+        worker, replayed = restarted(rig)
+        assert replayed == 0
+        assert comparable_state(worker.engine) == before
+        rig.db.dispose()
