@@ -144,7 +144,10 @@ class Snapshots:
             log.warning(
                 "engine snapshot at seq %d failed: %s: %s", applied_seq, type(exc).__name__, exc
             )
+            # Counted like a success for spacing: a snapshot that keeps failing is retried no
+            # more often than max_share allows, not after every batch.
             self._last_at = time.monotonic()
+            self.last_capture_s = time.perf_counter() - started
             return False
         self.last_seq = applied_seq
         self._last_at = time.monotonic()
