@@ -8,7 +8,9 @@ correlation halves, call and approval bookkeeping, the id and document counters 
   older library version gets that version's object back, the same object for every reference.
 * the ``Matcher``: durable_rules keeps its state in C behind handles that cannot be pickled. It is
   rebuilt: the rulesets that were loaded are loaded again from the compiled runbooks, and the
-  correlation halves the library still held are posted again, in their original order.
+  correlation halves the library still held are posted again, in their original order. That is
+  all of its state the engine can observe: consumed and retracted documents leave nothing behind
+  (its duplicate check only looks at messages it still holds), and sessions carry no state of ours.
 * the clock (the caller's, set to the snapshot's time), ``dry_run`` (configuration, not state)
   and the output buffers (empty between two inputs).
 
