@@ -116,8 +116,9 @@ def test_sigkill_around_snapshot_writes(
     tmp_path: Path,
 ) -> None:
     """The engine stores a snapshot after (nearly) every commit, so the kills land before,
-    during and right after snapshot writes; each restart starts from whichever was stored."""
-    trial(seed + 1000, make_server, receiver, tmp_path, {"RUNBOOKD_ENGINE__SNAPSHOT_EVERY": "1"})
+    during and right after snapshot writes; each restart starts from whichever was stored. Same
+    seeds (same kill points) as the trials above, which restart by replaying the whole journal."""
+    trial(seed, make_server, receiver, tmp_path, {"RUNBOOKD_ENGINE__SNAPSHOT_EVERY": "1"})
 
 
 def trial(
