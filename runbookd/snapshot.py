@@ -36,8 +36,10 @@ from runbookd.store.codec import loads
 
 log = logging.getLogger(__name__)
 
-#: How the worker turns journal entries into engine inputs is part of what a snapshot depends on.
-_WORKER_SOURCE = Path(__file__).resolve().parent / "worker.py"
+#: How the worker turns journal entries into engine inputs (and this module its references) is
+#: part of what a snapshot depends on, besides the engine's own source.
+_HERE = Path(__file__).resolve().parent
+_SOURCES = (_HERE / "worker.py", _HERE / "snapshot.py", _HERE / "store" / "codec.py")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class Snapshots:
     @property
     def code(self) -> str:
         if self._code is None:
-            self._code = fingerprint(_WORKER_SOURCE)
+            self._code = fingerprint(*_SOURCES)
         return self._code
 
     def forget(self) -> None:
