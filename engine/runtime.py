@@ -60,6 +60,17 @@ RETENTION = timedelta(minutes=5)
 SWEEP_EVERY = timedelta(minutes=1)
 
 
+class IncidentIds:
+    """Incident ids INC-1, INC-2, ...; an object (not a closure) so a snapshot can store it."""
+
+    def __init__(self, issued: int = 0) -> None:
+        self.issued = issued
+
+    def __call__(self) -> str:
+        self.issued += 1
+        return f"INC-{self.issued}"
+
+
 def incident_key(compiled: CompiledRunbook, event: Event) -> str:
     """The values of the runbook's group_by fields: what makes two alerts one incident."""
     parts = []
@@ -109,8 +120,7 @@ class Engine(Handling):
         #: open incidents per runbook, to skip runbooks an event cannot concern
         self._open_count: collections.Counter[str] = collections.Counter()
         self._seq = itertools.count(1)
-        counter = itertools.count(1)
-        self._new_id = id_factory or (lambda: f"INC-{next(counter)}")
+        self._new_id = id_factory or IncidentIds()
         self._windows: dict[tuple[str, int, str], deque[tuple[datetime, Event]]] = {}
         #: (incident, event object) attached during the current input
         self._attached: set[tuple[str, int]] = set()

@@ -155,6 +155,8 @@ def create_app(settings: RunbookdSettings) -> FastAPI:
         ingest_commit_interval=settings.ingest.commit_interval.total_seconds(),
         engine_batch_max=settings.engine.batch_max,
         engine_retention=settings.engine.retention.total_seconds(),
+        snapshot_every=settings.engine.snapshot_every,
+        snapshot_interval=settings.engine.snapshot_interval.total_seconds(),
         workers=settings.executor.workers,
         default_timeout=settings.executor.default_timeout.total_seconds(),
         alertmanager_api_url=settings.alertmanager.api_url,

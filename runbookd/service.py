@@ -34,6 +34,7 @@ from engine.runtime import RETENTION
 from runbookd.drill_schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.library import Library, load_library
 from runbookd.metrics import Metrics
+from runbookd.snapshot import SnapshotPolicy
 from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
@@ -58,6 +59,8 @@ class Options:
     ingest_commit_interval: float = 0.0
     engine_batch_max: int = 500
     engine_retention: float = RETENTION.total_seconds()
+    snapshot_every: int = 2000
+    snapshot_interval: float = 300.0
     workers: int = 16
     default_timeout: float = 30.0
     alertmanager_api_url: str | None = None
@@ -152,6 +155,7 @@ class Service:
             lock=write_lock,
             dry_run=options.dry_run,
             batch_max=options.engine_batch_max,
+            snapshots=SnapshotPolicy(options.snapshot_every, options.snapshot_interval),
             on_work=self._wake_executor,
             on_applied=self._observe,
             on_tick=self.metrics.timer_lateness.observe,

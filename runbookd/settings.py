@@ -155,6 +155,17 @@ class EngineSettings(Section):
         description="How long a resolved incident stays in the engine's memory; the store keeps "
         "it for good, and every action on it still works after.",
     )
+    snapshot_every: int = Field(
+        2000,
+        ge=0,
+        description="Store the engine's state after this many applied journal entries, so a "
+        "restart replays only the entries after it (0 = never; a start then replays everything).",
+    )
+    snapshot_interval: Duration = Field(
+        timedelta(minutes=5),
+        description="Also store it when this long has passed since the last one and entries "
+        "were applied since.",
+    )
 
 
 class ExecutorSettings(Section):

@@ -1,20 +1,21 @@
 """The engine thread: applies journal entries in order and commits their effects atomically.
 
 The engine (``engine.runtime.Engine``) is a deterministic state machine: given the same inputs at
-the same clock readings it makes the same decisions, incident ids included. So the service keeps
-no engine snapshot. It keeps the inputs -- the journal, plus an ``engine_tick`` row for every time
-it fired due timers -- and a watermark ``engine_state.applied_seq``. For each batch, ONE
-transaction stores the commands (outbox for connector calls, timeline for everything), the
-incident rows they touched, the ticks and the new watermark.
+the same clock readings it makes the same decisions, incident ids included. So the source of truth
+is the inputs -- the journal, plus an ``engine_tick`` row for every time it fired due timers --
+and a watermark ``engine_state.applied_seq``. For each batch, ONE transaction stores the commands
+(outbox for connector calls, timeline for everything), the incident rows they touched, the ticks
+and the new watermark.
 
-On start the thread replays every applied entry and tick on a virtual clock, discarding the
-commands (their effects are already stored), and continues with what is not applied yet. A crash
-at any instant therefore loses nothing and repeats nothing: the journal has every accepted input,
-and a batch's effects are either all stored with its watermark or not at all. A timer that came
-due while the process was down fires once, at the first tick after the restart.
-
-Replay cost grows with the journal; see docs/decisions.md for the measured rate and the plan
-(periodic snapshots) for when it matters.
+On start the thread rebuilds the engine on a virtual clock: from the newest usable snapshot (see
+``runbookd.snapshot``; taken every so often right after a batch's commit) plus the entries and
+ticks after it, or, without one, by replaying every applied entry and tick. Replayed commands are
+discarded (their effects are already stored); then it continues with what is not applied yet. A
+crash at any instant therefore loses nothing and repeats nothing: the journal has every accepted
+input, a batch's effects are either all stored with its watermark or not at all, and a snapshot
+is only the state some stored watermark describes (one that is missing, half-written or unusable
+just means a longer replay). A timer that came due while the process was down fires once, at the
+first tick after the restart.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from engine.incident import Incident
 from engine.incident import Status as EngineStatus
 from engine.lang.loader import load_text
 from engine.rules import Matcher
-from engine.runtime import RETENTION, EngineError
+from engine.runtime import RETENTION, EngineError, IncidentIds
 from engine.runtime import Engine as RulesEngine
+from runbookd.snapshot import SnapshotPolicy, Snapshots
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_from_dict, loads
 
@@ -110,6 +112,7 @@ class Worker:
         on_applied: Callable[[list[Command], float], None] | None = None,
         on_tick: Callable[[float], None] | None = None,
         lock: threading.Lock | None = None,
+        snapshots: SnapshotPolicy | None = None,
     ) -> None:
         #: shared with the journal writer (see Writer): one writer at a time on the database
         self._lock = lock or threading.Lock()
@@ -133,6 +136,9 @@ class Worker:
         #: approvals waiting for a person, as of the last commit (read by the API thread)
         self.approvals: list[dict[str, Any]] = []
         self._saved_at = 0.0
+        # The shared write lock (see Writer), not self._lock: that one is reassigned above to
+        # guard the waiters only.
+        self.snapshots = Snapshots(db, lock or threading.Lock(), snapshots)
         self._new_engine()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -153,12 +159,13 @@ class Worker:
 
     @staticmethod
     def _ids() -> Callable[[], str]:
-        counter = iter(range(1, 1 << 62))
-        return lambda: f"INC-{next(counter)}"
+        return IncidentIds()
 
     def recover(self) -> int:
-        """Rebuild the engine from the journal; returns how many entries were replayed."""
+        """Rebuild the engine (snapshot + journal tail); returns how many entries were replayed."""
         self._new_engine()
+        self.snapshots.forget()
+        self.library_digest = None
         with self._db.begin() as conn:
             row = conn.execute(select(t.engine_state.c.applied_seq).where(t.engine_state.c.id == 1))
             applied = row.scalar()
@@ -168,13 +175,24 @@ class Worker:
                 )
                 applied = 0
         self.applied_seq = int(applied)
+        start, after_tick = 0, 0
+        restored = self.snapshots.restore_newest(self.applied_seq, EPOCH, self._dry_run)
+        if restored is not None:
+            self.engine, self.clock = restored.engine, restored.clock
+            self.library_digest = restored.library_digest
+            start, after_tick = restored.applied_seq, restored.tick_id
         count = 0
         with self._db.connect() as conn:
-            ticks = self._ticks(conn)
+            ticks = self._ticks(conn, after_tick)
             tick = next(ticks, None)
-            while tick is not None and tick[0] == 0:
+            # Ticks before the first replayed entry: with a snapshot, those that came after it
+            # (the engine fired timers with no new entry); from seq 0, none can matter (no
+            # runbooks are loaded before the first entry).
+            while tick is not None and tick[0] <= start:
+                if start:
+                    self._tick(tick[1])
                 tick = next(ticks, None)
-            for seq, kind, at, payload in self._entries(conn, 0, self.applied_seq):
+            for seq, kind, at, payload in self._entries(conn, start, self.applied_seq):
                 self._apply(seq, kind, at, payload)
                 count += 1
                 while tick is not None and tick[0] == seq:
@@ -193,7 +211,25 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._thread is None or not self._thread.is_alive():
+            self._final_snapshot()
         self.running = False
+
+    def _final_snapshot(self) -> None:
+        """On a clean stop, store the state as of the last applied entry: the next start then
+        replays nothing. Skipped after a store failure (memory may be ahead of the store)."""
+        if self.last_error is not None or self.applied_seq <= self.snapshots.last_seq:
+            return
+        if not self.snapshots.policy.every_entries:
+            return
+        try:
+            # Entries applied since the last stored watermark had no effect (see _step), so
+            # storing the watermark alone is exactly what the next batch would have done.
+            self._commit([], self.applied_seq, [])
+        except Exception as exc:
+            log.warning("could not store the watermark on stop: %s: %s", type(exc).__name__, exc)
+            return
+        self.snapshots.take(self.engine, self.applied_seq, self.library_digest, self._wall.now())
 
     def notify(self, _seq: int = 0) -> None:
         """Something was journaled: wake up (called from the writer thread)."""
@@ -270,6 +306,7 @@ class Worker:
         if commands or ticks or time.monotonic() - self._saved_at > WATERMARK_EVERY_S:
             self._commit(commands, last, ticks)
             self._saved_at = time.monotonic()
+            self._after_commit(last)
         # else: entries with no effect. Their watermark is stored with the next effect (or
         # within a second); replaying them after a crash is harmless, they change nothing stored.
         self.applied_seq = last
@@ -281,6 +318,12 @@ class Worker:
         if self._on_work is not None and any(c.kind in WORK_KINDS for c in commands):
             self._on_work()
         return len(rows) == self._batch_max
+
+    def _after_commit(self, seq: int) -> None:
+        """The stored watermark is ``seq`` and the engine's state is exactly its state: the one
+        moment a snapshot may be taken (it runs on this thread, which owns the state)."""
+        if self.snapshots.due(seq):
+            self.snapshots.take(self.engine, seq, self.library_digest, self._wall.now())
 
     def _apply(
         self, seq: int, kind: str, at: datetime, payload: dict[str, Any]
@@ -301,7 +344,9 @@ class Worker:
             if kind == "action":
                 return self._action(payload), None
             if kind == "runbooks":
-                engine.set_runbooks(compile_payload(payload))
+                compiled = compile_payload(payload)
+                self.snapshots.register(seq, compiled)
+                engine.set_runbooks(compiled)
                 retention = payload.get("retention_s")
                 engine.set_retention(None if retention is None else timedelta(seconds=retention))
                 self.library_digest = payload.get("digest")
@@ -364,10 +409,10 @@ class Worker:
         for row in conn.execution_options(yield_per=2000).execute(query):
             yield int(row.seq), row.kind, _aware(row.at), loads(row.payload)
 
-    def _ticks(self, conn: Connection) -> Iterator[tuple[int, datetime]]:
+    def _ticks(self, conn: Connection, after_id: int) -> Iterator[tuple[int, datetime]]:
         query = (
             select(t.engine_tick.c.after_seq, t.engine_tick.c.at)
-            .where(t.engine_tick.c.after_seq <= self.applied_seq)
+            .where(t.engine_tick.c.id > after_id, t.engine_tick.c.after_seq <= self.applied_seq)
             .order_by(t.engine_tick.c.id)
         )
         for after, at in conn.execute(query).all():
