@@ -4,7 +4,10 @@ The database is filled through the webhook of a real server (whole bundled libra
 run so nobody is paged 10,000 times): cycles of 1,000 stored events, 10 % of them pairs that open
 payment-channel-abnormal incidents that stay open. Once the engine has applied everything the
 server is stopped and started again on the same database; the time until it is ready is the
-figure. The baseline is the start of the same service on an empty database in the same run.
+figure: once after a SIGKILL (the engine restores its last periodic snapshot and replays the
+journal after it), then after clean stops (a final snapshot leaves nothing to replay); the figure
+is the slower of the two. The baseline is the start of the same service on an empty database in
+the same run.
 Goal: <= 5 s with 10,000 open incidents and 100,000 stored events.
 """
 
@@ -61,6 +64,14 @@ def measure(events: int, incidents: int, starts: int = 3) -> dict[str, Any]:
             # The incidents gauge follows the engine's commit a moment later than the inbox.
             poll(lambda: _open(scrape(server.url)) >= expected, 120, "incidents to show as open")
             samples = scrape(server.url)
+            # First a crash: SIGKILL, so no snapshot is stored on the way out and the start
+            # restores the last periodic one and replays the journal after it. Then clean stops
+            # (SIGTERM), after which the engine's final snapshot leaves nothing to replay.
+            assert server.proc is not None
+            server.proc.kill()
+            server.proc.wait()
+            killed_s = timed_start(server)
+            after = scrape(server.url)
             server.stop()
             for _ in range(starts):
                 full_s.append(timed_start(server))
@@ -80,7 +91,10 @@ def measure(events: int, incidents: int, starts: int = 3) -> dict[str, Any]:
         "events": sent,
         "open_incidents": open_before,
         "fill_s": fill_s,
-        "ready_s": statistics.median(full_s),
+        # The slower of the two ways a restart begins.
+        "ready_s": max(killed_s, statistics.median(full_s)),
+        "killed_ready_s": killed_s,
+        "clean_ready_s": statistics.median(full_s),
         "empty_ready_s": statistics.median(empty_s),
         "starts_s": [round(s, 2) for s in full_s],
         "opened_total": metric(
@@ -101,7 +115,8 @@ def figures(smoke: bool) -> list[Figure]:
     r = measure(2_000, 200, starts=1) if smoke else measure(100_000, 10_000)
     note = (
         f"{r['events']:,} stored events, {r['open_incidents']:.0f} open incidents (filled in "
-        f"{r['fill_s']:.0f} s); starts {r['starts_s']}"
+        f"{r['fill_s']:.0f} s); after SIGKILL {r['killed_ready_s']:.1f} s, after clean stops "
+        f"{r['starts_s']}"
     )
     return [
         Figure(

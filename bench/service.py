@@ -119,9 +119,16 @@ def library_copy(dest: Path, platform: str) -> Path:
 
 
 def runbookd(
-    name: str, workdir: Path, runbooks: Path, receiver: str, *, dry_run: bool = False
+    name: str,
+    workdir: Path,
+    runbooks: Path,
+    receiver: str,
+    *,
+    dry_run: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> Server:
-    """A `runbookd serve` subprocess on a fresh SQLite database under ``workdir``."""
+    """A `runbookd serve` subprocess on a fresh SQLite database under ``workdir``; ``settings``
+    are extra RUNBOOKD_* variables."""
     env = server_env() | {
         "RUNBOOKD_DATABASE_URL": f"sqlite:///{workdir / 'runbookd.db'}",
         "RUNBOOKD_DATA_DIR": str(workdir / "data"),
@@ -134,6 +141,7 @@ def runbookd(
         "RUNBOOKD_CONNECTORS__SLACK__API_URL": f"http://{receiver}/slack",
         "PD_PAYMENTS_KEY": "bench-routing-key",
     }
+    env.update(settings or {})
     argv = [sys.executable, "-m", "runbookd.cli", "serve", "--host", "127.0.0.1"]
     return Server(name, argv, env, workdir)
 

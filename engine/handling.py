@@ -15,7 +15,7 @@ from engine.evaluate import holds
 from engine.events import Event
 from engine.incident import Incident, StepState, dig
 from engine.lang.durations import format_duration
-from engine.lang.model import Step
+from engine.lang.model import Impact, Step
 from engine.templating import TemplateError, render_text
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class Handling:
         timers: TimerQueue
         rails: Rails
         incidents: dict[str, Incident]
+        runbooks: dict[str, CompiledRunbook]
         _calls: dict[str, dict[str, Any]]
         _approvals: dict[str, tuple[str, str]]
         _out: list[Command]
@@ -57,6 +58,9 @@ class Handling:
             self, owner: Incident | None, name: str, due: datetime, **payload: Any
         ) -> None: ...
         def _cancel(self, incident: Incident | None, name: str) -> None: ...
+        def _emit_stored(
+            self, incident_id: str, runbook: str | None, kind: CommandKind, **data: Any
+        ) -> Command: ...
         def _flush(self) -> list[Command]: ...
         def _get(self, incident_id: str) -> Incident: ...
         def escalate(self, incident: Incident, reason: str) -> bool: ...
@@ -105,22 +109,23 @@ class Handling:
         info = self._calls.pop(call_id, None)
         if info is None:
             return []  # a duplicate report: the first one was already acted on
-        incident = self.incidents[info["incident"]]
         role = info["role"]
         # Every attempt leaves its own record, whatever the step machine makes of it.
-        self._emit(
-            "call_done",
-            incident,
-            call_id=call_id,
-            role=role,
-            connector=info.get("connector"),
-            step=info.get("step") or info.get("level"),
-            target=info.get("target"),
-            attempt=info.get("attempt"),
-            outcome="ok" if error is None else ("retryable" if retryable else "failed"),
-            error=error,
-            seconds=seconds,
-        )
+        done: dict[str, Any] = {
+            "call_id": call_id,
+            "role": role,
+            "connector": info.get("connector"),
+            "step": info.get("step") or info.get("level"),
+            "target": info.get("target"),
+            "attempt": info.get("attempt"),
+            "outcome": "ok" if error is None else ("retryable" if retryable else "failed"),
+            "error": error,
+            "seconds": seconds,
+        }
+        incident = self.incidents.get(info["incident"])
+        if incident is None:
+            return self._late_result(info, done, result)
+        self._emit("call_done", incident, **done)
         if role == "step":  # the call is over, whatever became of the incident meanwhile
             self.rails.finished(("step", incident.runbook, info["step"]))
         if role == "notify":
@@ -138,6 +143,31 @@ class Handling:
                 outcome = "rolled back" if error is None else f"rollback failed: {error}"
                 self._emit("note", incident, text=f"step {step.id}: {outcome}")
                 self._step_failed(incident, step, "verification failed", retryable=False)
+        return self._flush()
+
+    def _late_result(
+        self, info: dict[str, Any], done: dict[str, Any], result: dict[str, Any] | None
+    ) -> list[Command]:
+        """A result for an incident resolved long ago and no longer in memory: record it (the
+        store's timeline still shows the incident) and release the step's rail; it can change
+        nothing else, as nothing acts on a resolved incident."""
+        runbook = info.get("runbook")
+        incident_id = info["incident"]
+        self._emit_stored(incident_id, runbook, "call_done", **done)
+        if info["role"] == "step" and runbook is not None:
+            self.rails.finished(("step", runbook, info["step"]))
+        if info["role"] == "notify" and done["error"] is not None:
+            text = f"notification {done['call_id']} failed: {done['error']}"
+            self._emit_stored(incident_id, runbook, "note", text=text)
+        compiled = self.runbooks.get(runbook) if runbook is not None else None
+        if info["role"] == "impact" and compiled is not None:
+            # The post-mortem reads impact figures from the timeline: record this one there.
+            error = done["error"]
+            for impact in compiled.runbook.postmortem.impact:
+                if impact.id == info["step"]:
+                    value = None if error is not None else dig(result or {}, impact.field)
+                    data = _impact_data(impact, value, error)
+                    self._emit_stored(incident_id, runbook, "impact", **data)
         return self._flush()
 
     def call_failed_to_render(
@@ -489,7 +519,9 @@ class Handling:
             context = incident.template_context(now, window=incident.window(now))
             self._call(
                 incident,
-                f"{incident.id}:impact:{impact.id}",
+                # A reopened incident resolves again: its queries need ids of their own.
+                f"{incident.id}:impact:{impact.id}"
+                + (f":{incident.reopened}" if incident.reopened else ""),
                 impact.connector,
                 impact.params,
                 context,
@@ -510,18 +542,20 @@ class Handling:
         )
         value = None if error is not None else dig(result or {}, impact.field)
         incident.impacts[impact.id] = value
-        self._emit(
-            "impact",
-            incident,
-            id=impact.id,
-            title=impact.title,
-            value=value,
-            unit=impact.unit,
-            error=error,
-        )
+        self._emit("impact", incident, **_impact_data(impact, value, error))
 
     def _step(self, incident: Incident, step_id: str) -> Step:
         return next(s for s in incident.compiled.runbook.handling.steps if s.id == step_id)
+
+
+def _impact_data(impact: Impact, value: Any, error: str | None) -> dict[str, Any]:
+    return {
+        "id": impact.id,
+        "title": impact.title,
+        "value": value,
+        "unit": impact.unit,
+        "error": error,
+    }
 
 
 def _with_jitter(delay: timedelta, seed: str) -> timedelta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -66,6 +67,8 @@ class Incident:
     label_values: dict[str, set[str]] = field(default_factory=dict)
     level: int = 0
     cycle: int = 0
+    #: times it was reopened; numbers the calls a resolution makes again (impact queries)
+    reopened: int = 0
     levels_reached: list[tuple[str, datetime]] = field(default_factory=list)
     #: index of the step being worked on; None before start / after the end
     step_index: int | None = None
@@ -75,6 +78,9 @@ class Incident:
     steps: dict[str, StepState] = field(default_factory=dict)
     impacts: dict[str, Any] = field(default_factory=dict)
     timeline: list[Command] = field(default_factory=list)
+    #: when the engine may drop it from memory (set when it stops being open, see
+    #: Engine.retention); the store keeps its row and timeline for good
+    retire_at: datetime | None = None
 
     @property
     def runbook(self) -> str:
@@ -90,6 +96,8 @@ class Incident:
         if event.kind == "alert":
             self.alerts[event.identity] = event.status
             self.alert_info[event.identity] = {
+                # Kept in the stored row so an incident rebuilt from it knows its alerts.
+                "identity": event.identity,
                 "name": event.name,
                 "status": event.status,
                 "labels": dict(event.labels),
@@ -99,6 +107,67 @@ class Incident:
         self.alert_names[event.name] = self.alert_names.get(event.name, 0) + 1
         for name, value in event.labels.items():
             self.label_values.setdefault(name, set()).add(value)
+
+    @classmethod
+    def from_record(cls, compiled: CompiledRunbook, record: Mapping[str, Any]) -> Incident:
+        """An incident that has left the engine's memory, rebuilt from what the store shows.
+
+        ``record`` is the stored incident row as the API reads it (``status``, times, ``detail``)
+        plus ``notified`` and ``reopened``: how many escalation notifications it had and how
+        often it was reopened, so the ids of new calls do not repeat earlier ones. What the row does not keep starts empty: step results, impact
+        figures, alerts beyond the row's first 200, and the first alert's annotations and value.
+        """
+        detail: Mapping[str, Any] = record.get("detail") or {}
+        status = Status.closed if record["status"] == "closed" else Status.resolved
+        incident = cls(
+            id=record["id"],
+            compiled=compiled,
+            key=record["key"],
+            labels=dict(record.get("labels") or {}),
+            opened_at=_time(record["opened_at"]),
+            trigger=str(detail.get("trigger", "")),
+            first_event=None,
+            severity=Severity(record["severity"]),
+            scope=Scope(detail.get("scope", compiled.runbook.classification.scope.value)),
+            complexity=Complexity(
+                detail.get("complexity", compiled.runbook.classification.complexity.value)
+            ),
+            nature=Nature(detail.get("nature", compiled.runbook.classification.nature.value)),
+            status=status,
+            acked_by=record.get("acknowledged_by"),
+            acked_at=_opt_time(record.get("acknowledged_at")),
+            resolved_at=_opt_time(record.get("resolved_at")),
+            resolved_by=record.get("resolved_by"),
+            closed_at=_opt_time(record.get("closed_at")),
+            mitigated_at=_opt_time(record.get("mitigated_at")),
+            level=int(detail.get("level", 0)),
+            handling=str(detail.get("handling", "stopped")),
+        )
+        for info in detail.get("alerts") or []:
+            identity = info.get("identity") or _identity_of(info)
+            incident.alerts[identity] = info.get("status", "resolved")
+            incident.alert_info[identity] = dict(info)
+            for name, value in (info.get("labels") or {}).items():
+                incident.label_values.setdefault(name, set()).add(value)
+        incident.alert_names = {
+            str(k): int(v) for k, v in (detail.get("alert_names") or {}).items()
+        }
+        first = next(iter(incident.alert_info.values()), None)
+        if first is not None:
+            # The alert that opened it, as far as the row shows it (templates read `alert.*`).
+            incident.first_event = Event(
+                name=first["name"],
+                at=_time(first.get("last_seen") or record["opened_at"]),
+                kind="alert",
+                status=first.get("status", "resolved"),
+                labels=dict(first.get("labels") or {}),
+                fingerprint=first.get("identity"),
+                starts_at=_opt_time(first.get("starts_at")),
+            )
+        # Only the count matters: it numbers the next notification's call id.
+        incident.levels_reached = [("", incident.opened_at)] * int(record.get("notified", 0))
+        incident.reopened = int(record.get("reopened", 0))
+        return incident
 
     def all_alerts_resolved(self) -> bool:
         return bool(self.alerts) and all(s == "resolved" for s in self.alerts.values())
@@ -210,6 +279,20 @@ def event_view(event: Event | None) -> dict[str, Any]:
         "fingerprint": event.fingerprint,
         "starts_at": (event.starts_at or event.at).isoformat(),
     }
+
+
+def _time(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _opt_time(value: datetime | str | None) -> datetime | None:
+    return None if value is None else _time(value)
+
+
+def _identity_of(info: Mapping[str, Any]) -> str:
+    # Rows written before alert identities were stored: name and labels, like Event.identity.
+    labels = info.get("labels") or {}
+    return str(info.get("name")) + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 def dig(data: Any, path: str) -> Any:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.lang.durations import format_duration
 from engine.lang.model import Limits
 
 Key = tuple[str, ...]
+
+_NOTHING = timedelta(0)
 
 
 class Rails:
@@ -19,10 +21,20 @@ class Rails:
         self._in_flight: dict[Key, int] = {}
         #: when each target of a key last started a run (for the blast-radius cap)
         self._targets: dict[Key, dict[str, datetime]] = {}
+        #: per key, the longest span any of its limits looks back (see ``prune``)
+        self._horizon: dict[Key, timedelta] = {}
 
     def blocked(self, key: Key, limits: Limits | None, target: str, now: datetime) -> str | None:
         if limits is None:
             return None
+        spans = [
+            limits.cooldown,
+            limits.rate.per if limits.rate is not None else None,
+            limits.max_targets.per if limits.max_targets is not None else None,
+        ]
+        horizon = max((span for span in spans if span is not None), default=_NOTHING)
+        if horizon > self._horizon.get(key, _NOTHING):
+            self._horizon[key] = horizon
         runs = self._runs.get((key, target), deque())
         if (
             limits.max_concurrent is not None
@@ -56,4 +68,25 @@ class Rails:
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
 
     def finished(self, key: Key) -> None:
-        self._in_flight[key] = max(self._in_flight.get(key, 0) - 1, 0)
+        left = self._in_flight.get(key, 0) - 1
+        if left > 0:
+            self._in_flight[key] = left
+        else:
+            self._in_flight.pop(key, None)
+
+    def prune(self, now: datetime) -> None:
+        """Forget runs older than every limit of their key looks back: ``blocked`` would not
+        count them (cooldown, rate and blast radius all compare ``now - t`` with their span), so
+        decisions stay the same while targets that went quiet (e.g. resolved incident keys)
+        stop costing memory. A key never checked against limits keeps nothing."""
+        for run_key in [k for k, runs in self._runs.items() if self._stale(k[0], runs, now)]:
+            del self._runs[run_key]
+        for key, targets in list(self._targets.items()):
+            horizon = self._horizon.get(key, _NOTHING)
+            for target in [t for t, at in targets.items() if now - at >= horizon]:
+                del targets[target]
+            if not targets:
+                del self._targets[key]
+
+    def _stale(self, key: Key, runs: deque[datetime], now: datetime) -> bool:
+        return not runs or now - runs[-1] >= self._horizon.get(key, _NOTHING)

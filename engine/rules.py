@@ -263,7 +263,12 @@ class Matcher:
         self._host.retract_fact(ruleset, {**doc, "sid": sid})
 
     def pending(self, ruleset: str, sid: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self._host.get_pending_events(ruleset, sid)
+        try:
+            events: list[dict[str, Any]] = self._host.get_pending_events(ruleset, sid)
+        except _durable.durable_rules_engine.error as exc:
+            if "309" in str(exc):  # no session: nothing was ever posted under this sid
+                return []
+            raise
         return events
 
 

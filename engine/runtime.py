@@ -14,8 +14,8 @@ import collections
 import functools
 import itertools
 from collections import deque
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.clock import Clock
@@ -43,6 +43,32 @@ from engine.timers import Timer, TimerQueue
 
 class EngineError(Exception):
     """A request the engine cannot honour (unknown incident, approval, call)."""
+
+
+#: How long a resolved (or closed) incident stays in memory before only the store keeps it (the
+#: default of settings ``engine.retention``). Nothing needs it in memory for long: the API reads
+#: rows and timelines from the store; close, reopen and note carry the stored row (``revive``);
+#: a call result that comes later is recorded on the timeline (``call_finished``). The window
+#: only saves those detours for what usually comes right after a resolution -- the results of
+#: the impact queries and last notifications (the executor's timeout is 30 s by default) and a
+#: quick close or reopen, which then keeps every step result and alert. Memory is bounded by open
+#: incidents plus the incidents resolved within this window.
+RETENTION = timedelta(minutes=5)
+
+#: How often idle per-key state (counting windows, safety-rail history) is swept. Sweeping is
+#: O(keys), so it runs at most this often, on the engine's clock, whatever the event rate.
+SWEEP_EVERY = timedelta(minutes=1)
+
+
+class IncidentIds:
+    """Incident ids INC-1, INC-2, ...; an object (not a closure) so a snapshot can store it."""
+
+    def __init__(self, issued: int = 0) -> None:
+        self.issued = issued
+
+    def __call__(self) -> str:
+        self.issued += 1
+        return f"INC-{self.issued}"
 
 
 def incident_key(compiled: CompiledRunbook, event: Event) -> str:
@@ -74,9 +100,17 @@ class Engine(Handling):
         matcher: Matcher | None = None,
         dry_run: bool = False,
         id_factory: Callable[[], str] | None = None,
+        retention: timedelta | None = RETENTION,
+        keep_timelines: bool = True,
     ) -> None:
         self.clock = clock
         self.dry_run = dry_run
+        #: how long resolved incidents stay in memory; None keeps them (the simulator does, for
+        #: tests and replays that inspect incidents at the end of a long story)
+        self.retention = retention
+        #: Incident.timeline in memory: the simulator and post-mortem drafts read it; the service
+        #: stores every command and reads timelines from the store, so it keeps none
+        self.keep_timelines = keep_timelines
         self.matcher = matcher or Matcher()
         self.runbooks: dict[str, CompiledRunbook] = {}
         self.timers = TimerQueue()
@@ -86,8 +120,7 @@ class Engine(Handling):
         #: open incidents per runbook, to skip runbooks an event cannot concern
         self._open_count: collections.Counter[str] = collections.Counter()
         self._seq = itertools.count(1)
-        counter = itertools.count(1)
-        self._new_id = id_factory or (lambda: f"INC-{next(counter)}")
+        self._new_id = id_factory or IncidentIds()
         self._windows: dict[tuple[str, int, str], deque[tuple[datetime, Event]]] = {}
         #: (incident, event object) attached during the current input
         self._attached: set[tuple[str, int]] = set()
@@ -96,6 +129,11 @@ class Engine(Handling):
         self._calls: dict[str, dict[str, Any]] = {}
         self._approvals: dict[str, tuple[str, str]] = {}
         self._out: list[Command] = []
+        # Eviction runs on the engine's clock at its inputs, never on the wall clock or a thread:
+        # replaying the journal makes the same decisions (runbookd/worker.py).
+        #: (retire_at, incident id) in clock order; an entry is stale once the incident reopened
+        self._retiring: deque[tuple[datetime, str]] = deque()
+        self._next_sweep: datetime | None = None
         for item in compiled:
             self.add_runbook(item)
 
@@ -164,6 +202,7 @@ class Engine(Handling):
         """One event through every runbook that may care about it."""
         self._out = []
         self._attached.clear()
+        self._forget()
         for compiled in self.runbooks.values():
             routed = compiled.names is None or event.name in compiled.names
             if not routed and not self._open_count[compiled.runbook.id]:
@@ -187,6 +226,7 @@ class Engine(Handling):
         now = self.clock.now()
         while (timer := self.timers.pop_due(now)) is not None:
             self._on_timer(timer)
+        self._forget()
         return self._flush()
 
     def next_due(self) -> datetime | None:
@@ -211,10 +251,15 @@ class Engine(Handling):
             self._resolve(incident, reason, by=by)
         return self._flush()
 
-    def close(self, incident_id: str, by: str) -> list[Command]:
-        """A person closes a resolved incident (its post-mortem is done)."""
+    def close(
+        self, incident_id: str, by: str, stored: Mapping[str, Any] | None = None
+    ) -> list[Command]:
+        """A person closes a resolved incident (its post-mortem is done).
+
+        ``stored`` is the incident as the store shows it, for one that has left memory.
+        """
         self._out = []
-        incident = self._get(incident_id)
+        incident = self._get(incident_id, stored)
         if incident.status is not Status.resolved:
             raise EngineError(
                 f"incident {incident_id} is {incident.status.value}; only a resolved one can close"
@@ -224,10 +269,19 @@ class Engine(Handling):
         self._emit("close", incident, by=by)
         return self._flush()
 
-    def reopen(self, incident_id: str, by: str, reason: str = "reopened") -> list[Command]:
-        """A resolved or closed incident is open again; escalation starts over from level 1."""
+    def reopen(
+        self,
+        incident_id: str,
+        by: str,
+        reason: str = "reopened",
+        stored: Mapping[str, Any] | None = None,
+    ) -> list[Command]:
+        """A resolved or closed incident is open again; escalation starts over from level 1.
+
+        ``stored`` is the incident as the store shows it, for one that has left memory.
+        """
         self._out = []
-        incident = self._get(incident_id)
+        incident = self._get(incident_id, stored)
         if incident.is_open:
             raise EngineError(f"incident {incident_id} is still open")
         other = self._find_open(incident.runbook, incident.key)
@@ -237,14 +291,25 @@ class Engine(Handling):
         incident.resolved_at = incident.resolved_by = incident.closed_at = None
         incident.acked_at = incident.acked_by = None
         incident.level = incident.cycle = 0
+        incident.reopened += 1
+        incident.retire_at = None  # its entry in _retiring is now stale
         self._set_open(incident.runbook, incident.key, incident.id)
         self._emit("reopen", incident, by=by, reason=reason)
         self._start_escalation(incident)
         return self._flush()
 
-    def add_note(self, incident_id: str, text: str, by: str) -> list[Command]:
+    def add_note(
+        self, incident_id: str, text: str, by: str, stored: Mapping[str, Any] | None = None
+    ) -> list[Command]:
+        """A person's note; on an incident that has left memory it goes to the timeline only."""
         self._out = []
-        self._emit("note", self._get(incident_id), text=text, by=by)
+        incident = self.incidents.get(incident_id)
+        if incident is not None:
+            self._emit("note", incident, text=text, by=by)
+        elif stored is not None:
+            self._emit_stored(incident_id, stored.get("runbook"), "note", text=text, by=by)
+        else:
+            raise EngineError(f"no incident {incident_id!r}")
         return self._flush()
 
     def find(self, runbook: str, key: str | None = None) -> list[Incident]:
@@ -334,7 +399,7 @@ class Engine(Handling):
                 window.popleft()
             if len(window) >= trigger.count:
                 counted = [e for _, e in window]
-                window.clear()
+                del self._windows[(rb.id, index, key)]  # empty: the next event starts anew
                 self._fire(compiled, index, key, event)  # the last one opens it (`alert`)
                 for earlier in counted[:-1]:  # and every counted event is part of it
                     self._fire(compiled, index, key, earlier)
@@ -554,8 +619,75 @@ class Engine(Handling):
             incident.holds_slot = False
         if self._open.pop((incident.runbook, incident.key), None) is not None:
             self._open_count[incident.runbook] -= 1
+        self._retire_later(incident)
         self._emit("resolve", incident, reason=reason, by=by)
         self._measure_impact(incident)
+
+    # --- memory: resolved incidents and idle keys leave ------------------------------------
+
+    def set_retention(self, retention: timedelta | None) -> None:
+        """A new retention (from the journal's library entry) applies to every settled incident
+        from now on, counted from now; None keeps them all."""
+        if retention == self.retention:
+            return
+        self.retention = retention
+        self._retiring.clear()
+        for incident in self.incidents.values():
+            incident.retire_at = None
+            if not incident.is_open:
+                self._retire_later(incident)
+
+    def _retire_later(self, incident: Incident) -> None:
+        if self.retention is not None:
+            incident.retire_at = self.clock.now() + self.retention
+            self._retiring.append((incident.retire_at, incident.id))
+
+    def _forget(self) -> None:
+        """Drop what no future input can need; called at every input, on the engine's clock."""
+        now = self.clock.now()
+        while self._retiring and self._retiring[0][0] <= now:
+            at, incident_id = self._retiring.popleft()
+            incident = self.incidents.get(incident_id)
+            if incident is not None and not incident.is_open and incident.retire_at == at:
+                # Its calls still in flight stay in _calls: their results are recorded (and
+                # release their safety rails) when they come.
+                del self.incidents[incident_id]
+        if self._next_sweep is None:
+            self._next_sweep = now + SWEEP_EVERY
+        elif now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY
+            self._sweep_windows(now)
+            self.rails.prune(now)
+
+    def _sweep_windows(self, now: datetime) -> None:
+        """Counting windows whose every event is older than the window hold nothing."""
+        for window_key in list(self._windows):
+            runbook, index, _ = window_key
+            window = self._windows[window_key]
+            compiled = self.runbooks.get(runbook)
+            within = compiled.runbook.detection.triggers[index].within if compiled else None
+            if within is None or not window or now - window[-1][0] >= within:
+                del self._windows[window_key]
+
+    def revive(self, incident_id: str, stored: Mapping[str, Any]) -> Incident:
+        """Bring an incident that left memory back from its stored row (close, reopen).
+
+        It is kept ``retention`` again, so a second action right after finds it in memory, in
+        the state the first one left.
+        """
+        compiled = self.runbooks.get(str(stored.get("runbook")))
+        if compiled is None:
+            raise EngineError(
+                f"incident {incident_id} belongs to runbook {stored.get('runbook')!r}, "
+                "which is no longer loaded"
+            )
+        if stored.get("status") not in ("resolved", "closed"):
+            # Only resolved incidents leave memory; anything else is a record we cannot trust.
+            raise EngineError(f"no incident {incident_id!r}")
+        incident = Incident.from_record(compiled, {**stored, "id": incident_id})
+        self.incidents[incident_id] = incident
+        self._retire_later(incident)
+        return incident
 
     # --- escalation -----------------------------------------------------------------------
 
@@ -657,6 +789,8 @@ class Engine(Handling):
         self._calls[call_id] = {
             "role": role,
             "incident": incident.id,
+            # for a result that comes after the incident left memory (call_finished)
+            "runbook": incident.runbook,
             "connector": connector,
             **data,
         }
@@ -710,8 +844,8 @@ class Engine(Handling):
             )
             self._fire(compiled, p["trigger"], p["key"], None)
             return
-        incident = self.incidents[p["incident"]]
-        if not incident.is_open:
+        incident = self.incidents.get(p["incident"])
+        if incident is None or not incident.is_open:
             return
         if kind == "escalate":
             if incident.status is Status.open:
@@ -744,8 +878,16 @@ class Engine(Handling):
         )
         command = Command(kind, self.clock.now(), incident.id if incident else None, runbook, data)
         self._out.append(command)
-        if incident is not None:
+        if incident is not None and self.keep_timelines:
             incident.timeline.append(command)
+        return command
+
+    def _emit_stored(
+        self, incident_id: str, runbook: str | None, kind: CommandKind, **data: Any
+    ) -> Command:
+        """A command for an incident that has left memory: for the store's timeline only."""
+        command = Command(kind, self.clock.now(), incident_id, runbook, data)
+        self._out.append(command)
         return command
 
     def _flush(self) -> list[Command]:
@@ -753,11 +895,13 @@ class Engine(Handling):
         out, self._out = self._out, []
         return out
 
-    def _get(self, incident_id: str) -> Incident:
-        try:
-            return self.incidents[incident_id]
-        except KeyError:
-            raise EngineError(f"no incident {incident_id!r}") from None
+    def _get(self, incident_id: str, stored: Mapping[str, Any] | None = None) -> Incident:
+        incident = self.incidents.get(incident_id)
+        if incident is not None:
+            return incident
+        if stored is not None:
+            return self.revive(incident_id, stored)
+        raise EngineError(f"no incident {incident_id!r}")
 
     def _find_open(self, runbook: str, key: str) -> Incident | None:
         found = self._open.get((runbook, key))

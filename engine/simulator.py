@@ -31,7 +31,8 @@ class Simulator:
         self.clock = VirtualClock(start)
         self.start = start
         self.connectors = connectors or FakeConnectors()
-        self.engine = Engine(compiled, self.clock, dry_run=dry_run)
+        # Stories are short and read incidents at their end: keep resolved ones in memory.
+        self.engine = Engine(compiled, self.clock, dry_run=dry_run, retention=None)
         self.timeline: list[Command] = []
 
     @property

@@ -62,6 +62,20 @@ class TimerQueue:
     def live(self) -> list[Timer]:
         return sorted(self._live.values())
 
+    # Pickling (engine snapshots): only the live timers and the next sequence number matter.
+    # Stale heap entries are dropped, and ``itertools.count`` is not pickled (its pickle support
+    # is deprecated); the heap is rebuilt with the same (due, seq) keys, so the same order.
+    def __getstate__(self) -> dict[str, Any]:
+        following = next(self._seq)
+        self._seq = itertools.count(following)
+        return {"live": list(self._live.values()), "seq": following}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._live = {timer.name: timer for timer in state["live"]}
+        self._heap = list(self._live.values())
+        heapq.heapify(self._heap)
+        self._seq = itertools.count(state["seq"])
+
     def _drop_stale(self) -> None:
         while self._heap and self._live.get(self._heap[0].name) is not self._heap[0]:
             heapq.heappop(self._heap)

@@ -30,9 +30,11 @@ from engine.commands import Command
 from engine.events import Event
 from engine.executor import Executor, Outcome, Work
 from engine.lang.diagnostics import Diagnostic
+from engine.runtime import RETENTION
 from runbookd.drill_schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.library import Library, load_library
 from runbookd.metrics import Metrics
+from runbookd.snapshot import SnapshotPolicy
 from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
@@ -56,6 +58,9 @@ class Options:
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
     engine_batch_max: int = 500
+    engine_retention: float = RETENTION.total_seconds()
+    snapshot_every: int = 2000
+    snapshot_interval: float = 300.0
     workers: int = 16
     default_timeout: float = 30.0
     alertmanager_api_url: str | None = None
@@ -177,6 +182,7 @@ class Service:
             lock=write_lock,
             dry_run=options.dry_run,
             batch_max=options.engine_batch_max,
+            snapshots=SnapshotPolicy(options.snapshot_every, options.snapshot_interval),
             on_work=self._wake_executor,
             on_applied=self._observe,
             on_tick=self.metrics.timer_lateness.observe,
@@ -284,7 +290,7 @@ class Service:
     async def record_library(self, library: Library) -> bool:
         """Journal the library when it differs from the one the engine runs; True if it did."""
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
-        payload = library_payload(files)
+        payload = library_payload(files, retention=self.options.engine_retention)
         digest = hashlib.sha256(repr(payload).encode()).hexdigest()
         if digest == self.worker.library_digest:
             return False

@@ -150,6 +150,22 @@ class IngestSettings(Section):
 class EngineSettings(Section):
     dry_run: bool = Field(False, description="Run no connector with side effects; record them.")
     batch_max: int = Field(500, ge=1, description="Most events the engine thread takes at once.")
+    retention: Duration = Field(
+        timedelta(minutes=5),
+        description="How long a resolved incident stays in the engine's memory; the store keeps "
+        "it for good, and every action on it still works after.",
+    )
+    snapshot_every: int = Field(
+        2000,
+        ge=0,
+        description="Store the engine's state after this many applied journal entries, so a "
+        "restart replays only the entries after it (0 = never; a start then replays everything).",
+    )
+    snapshot_interval: Duration = Field(
+        timedelta(minutes=5),
+        description="Also store it when this long has passed since the last one and entries "
+        "were applied since.",
+    )
 
 
 class ExecutorSettings(Section):

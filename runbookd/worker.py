@@ -1,20 +1,21 @@
 """The engine thread: applies journal entries in order and commits their effects atomically.
 
 The engine (``engine.runtime.Engine``) is a deterministic state machine: given the same inputs at
-the same clock readings it makes the same decisions, incident ids included. So the service keeps
-no engine snapshot. It keeps the inputs -- the journal, plus an ``engine_tick`` row for every time
-it fired due timers -- and a watermark ``engine_state.applied_seq``. For each batch, ONE
-transaction stores the commands (outbox for connector calls, timeline for everything), the
-incident rows they touched, the ticks and the new watermark.
+the same clock readings it makes the same decisions, incident ids included. So the source of truth
+is the inputs -- the journal, plus an ``engine_tick`` row for every time it fired due timers --
+and a watermark ``engine_state.applied_seq``. For each batch, ONE transaction stores the commands
+(outbox for connector calls, timeline for everything), the incident rows they touched, the ticks
+and the new watermark.
 
-On start the thread replays every applied entry and tick on a virtual clock, discarding the
-commands (their effects are already stored), and continues with what is not applied yet. A crash
-at any instant therefore loses nothing and repeats nothing: the journal has every accepted input,
-and a batch's effects are either all stored with its watermark or not at all. A timer that came
-due while the process was down fires once, at the first tick after the restart.
-
-Replay cost grows with the journal; see docs/decisions.md for the measured rate and the plan
-(periodic snapshots) for when it matters.
+On start the thread rebuilds the engine on a virtual clock: from the newest usable snapshot (see
+``runbookd.snapshot``; taken every so often right after a batch's commit) plus the entries and
+ticks after it, or, without one, by replaying every applied entry and tick. Replayed commands are
+discarded (their effects are already stored); then it continues with what is not applied yet. A
+crash at any instant therefore loses nothing and repeats nothing: the journal has every accepted
+input, a batch's effects are either all stored with its watermark or not at all, and a snapshot
+is only the state some stored watermark describes (one that is missing, half-written or unusable
+just means a longer replay). A timer that came due while the process was down fires once, at the
+first tick after the restart.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
@@ -38,8 +39,9 @@ from engine.incident import Incident
 from engine.incident import Status as EngineStatus
 from engine.lang.loader import load_text
 from engine.rules import Matcher
+from engine.runtime import RETENTION, EngineError, IncidentIds
 from engine.runtime import Engine as RulesEngine
-from engine.runtime import EngineError
+from runbookd.snapshot import SnapshotPolicy, Snapshots
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_from_dict, loads
 
@@ -62,9 +64,20 @@ class Applied:
     error: str | None
 
 
-def library_payload(files: list[tuple[str, str]]) -> dict[str, Any]:
-    """The journal form of a runbook library: file names and texts, so replay needs no files."""
-    return {"files": [{"file": f, "text": text} for f, text in sorted(files)]}
+def library_payload(
+    files: list[tuple[str, str]], retention: float = RETENTION.total_seconds()
+) -> dict[str, Any]:
+    """The journal form of a runbook library: file names and texts, so replay needs no files.
+
+    It also carries the engine's memory retention in seconds (settings ``engine.retention``):
+    journaled, so a replay drops resolved incidents from memory exactly when the first run did.
+    Libraries journaled before retention existed have none, and replay keeps every incident up
+    to them, as the version that wrote them did.
+    """
+    return {
+        "files": [{"file": f, "text": text} for f, text in sorted(files)],
+        "retention_s": retention,
+    }
 
 
 def compile_payload(payload: dict[str, Any]) -> list[CompiledRunbook]:
@@ -100,6 +113,7 @@ class Worker:
         on_applied: Callable[[list[Command], float], None] | None = None,
         on_tick: Callable[[float], None] | None = None,
         lock: threading.Lock | None = None,
+        snapshots: SnapshotPolicy | None = None,
     ) -> None:
         #: shared with the journal writer (see Writer): one writer at a time on the database
         self._write_lock = lock or threading.Lock()
@@ -127,24 +141,35 @@ class Worker:
         self.approvals: list[dict[str, Any]] = []
         self._approval_rows: dict[str, dict[str, Any]] = {}
         self._saved_at = 0.0
+        # The shared write lock (see Writer), the one this thread's commits take too.
+        self.snapshots = Snapshots(db, self._write_lock, snapshots)
         self._new_engine()
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def _new_engine(self) -> None:
         self.clock = VirtualClock(EPOCH)
+        # No retention until the journal's library entry sets it; no in-memory timelines (the
+        # store keeps them, the API reads them there).
         self.engine = RulesEngine(
-            [], self.clock, matcher=Matcher(), dry_run=self._dry_run, id_factory=self._ids()
+            [],
+            self.clock,
+            matcher=Matcher(),
+            dry_run=self._dry_run,
+            id_factory=self._ids(),
+            retention=None,
+            keep_timelines=False,
         )
 
     @staticmethod
     def _ids() -> Callable[[], str]:
-        counter = iter(range(1, 1 << 62))
-        return lambda: f"INC-{next(counter)}"
+        return IncidentIds()
 
     def recover(self) -> int:
-        """Rebuild the engine from the journal; returns how many entries were replayed."""
+        """Rebuild the engine (snapshot + journal tail); returns how many entries were replayed."""
         self._new_engine()
+        self.snapshots.forget()
+        self.library_digest = None
         with self._db.begin() as conn:
             row = conn.execute(select(t.engine_state.c.applied_seq).where(t.engine_state.c.id == 1))
             applied = row.scalar()
@@ -154,13 +179,24 @@ class Worker:
                 )
                 applied = 0
         self.applied_seq = int(applied)
+        start, after_tick = 0, 0
+        restored = self.snapshots.restore_newest(self.applied_seq, EPOCH, self._dry_run)
+        if restored is not None:
+            self.engine, self.clock = restored.engine, restored.clock
+            self.library_digest = restored.library_digest
+            start, after_tick = restored.applied_seq, restored.tick_id
         count = 0
         with self._db.connect() as conn:
-            ticks = self._ticks(conn)
+            ticks = self._ticks(conn, after_tick)
             tick = next(ticks, None)
-            while tick is not None and tick[0] == 0:
+            # Ticks before the first replayed entry: with a snapshot, those that came after it
+            # (the engine fired timers with no new entry); from seq 0, none can matter (no
+            # runbooks are loaded before the first entry).
+            while tick is not None and tick[0] <= start:
+                if start:
+                    self._tick(tick[1])
                 tick = next(ticks, None)
-            for seq, kind, at, payload in self._entries(conn, 0, self.applied_seq):
+            for seq, kind, at, payload in self._entries(conn, start, self.applied_seq):
                 self._apply(seq, kind, at, payload)
                 count += 1
                 while tick is not None and tick[0] == seq:
@@ -179,7 +215,25 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._thread is None or not self._thread.is_alive():
+            self._final_snapshot()
         self.running = False
+
+    def _final_snapshot(self) -> None:
+        """On a clean stop, store the state as of the last applied entry: the next start then
+        replays nothing. Skipped after a store failure (memory may be ahead of the store)."""
+        if self.last_error is not None or self.applied_seq <= self.snapshots.last_seq:
+            return
+        if not self.snapshots.policy.every_entries:
+            return
+        try:
+            # Entries applied since the last stored watermark had no effect (see _step), so
+            # storing the watermark alone is exactly what the next batch would have done.
+            self._commit([], self.applied_seq, [])
+        except Exception as exc:
+            log.warning("could not store the watermark on stop: %s: %s", type(exc).__name__, exc)
+            return
+        self.snapshots.take(self.engine, self.applied_seq, self.library_digest, self._wall.now())
 
     def notify(self, _seq: int = 0) -> None:
         """Something was journaled: wake up (called from the writer thread)."""
@@ -256,6 +310,7 @@ class Worker:
         if commands or ticks or time.monotonic() - self._saved_at > WATERMARK_EVERY_S:
             self._commit(commands, last, ticks)
             self._saved_at = time.monotonic()
+            self._after_commit(last)
         # else: entries with no effect. Their watermark is stored with the next effect (or
         # within a second); replaying them after a crash is harmless, they change nothing stored.
         self.applied_seq = last
@@ -267,6 +322,12 @@ class Worker:
         if self._on_work is not None and any(c.kind in WORK_KINDS for c in commands):
             self._on_work()
         return len(rows) == self._batch_max
+
+    def _after_commit(self, seq: int) -> None:
+        """The stored watermark is ``seq`` and the engine's state is exactly its state: the one
+        moment a snapshot may be taken (it runs on this thread, which owns the state)."""
+        if self.snapshots.due(seq):
+            self.snapshots.take(self.engine, seq, self.library_digest, self._wall.now())
 
     def _apply(
         self, seq: int, kind: str, at: datetime, payload: dict[str, Any]
@@ -287,7 +348,11 @@ class Worker:
             if kind == "action":
                 return self._action(payload), None
             if kind == "runbooks":
-                engine.set_runbooks(compile_payload(payload))
+                compiled = compile_payload(payload)
+                self.snapshots.register(seq, compiled)
+                engine.set_runbooks(compiled)
+                retention = payload.get("retention_s")
+                engine.set_retention(None if retention is None else timedelta(seconds=retention))
                 self.library_digest = payload.get("digest")
                 return [], None
         except EngineError as exc:
@@ -301,12 +366,16 @@ class Worker:
             return engine.acknowledge(p["incident"], p["by"])
         if action == "resolve":
             return engine.resolve(p["incident"], p["by"], p.get("reason") or "resolved by a person")
+        # "stored": the incident row as the API read it, for one that has left the engine's
+        # memory (Engine.retention). Journaled with the action, so replay revives it alike.
+        stored = p.get("stored")
         if action == "note":
-            return engine.add_note(p["incident"], p["text"], p["by"])
+            return engine.add_note(p["incident"], p["text"], p["by"], stored)
         if action == "close":
-            return engine.close(p["incident"], p["by"])
+            return engine.close(p["incident"], p["by"], stored)
         if action == "reopen":
-            return engine.reopen(p["incident"], p["by"], p.get("reason") or "reopened")
+            reason = p.get("reason") or "reopened"
+            return engine.reopen(p["incident"], p["by"], reason, stored)
         if action == "decide":
             return engine.decide(p["approval"], bool(p["approved"]), p["by"])
         raise EngineError(f"unknown action {action!r}")
@@ -362,10 +431,10 @@ class Worker:
         for row in conn.execution_options(yield_per=2000).execute(query):
             yield int(row.seq), row.kind, _aware(row.at), loads(row.payload)
 
-    def _ticks(self, conn: Connection) -> Iterator[tuple[int, datetime]]:
+    def _ticks(self, conn: Connection, after_id: int) -> Iterator[tuple[int, datetime]]:
         query = (
             select(t.engine_tick.c.after_seq, t.engine_tick.c.at)
-            .where(t.engine_tick.c.after_seq <= self.applied_seq)
+            .where(t.engine_tick.c.id > after_id, t.engine_tick.c.after_seq <= self.applied_seq)
             .order_by(t.engine_tick.c.id)
         )
         for after, at in conn.execute(query).all():
@@ -423,7 +492,10 @@ class Worker:
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         for incident_id in ids:
-            row = {"id": incident_id, **incident_row(self.engine.incidents[incident_id], now)}
+            incident = self.engine.incidents.get(incident_id)
+            if incident is None:  # left memory: a note or late call result, its row is as stored
+                continue
+            row = {"id": incident_id, **incident_row(incident, now)}
             (changed if incident_id in existing else new).append(row)
         if new:
             conn.execute(insert(t.incident), new)

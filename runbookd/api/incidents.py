@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends
 from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
+from engine.lang.model import ID_PATTERN
 from runbookd.api.problems import errors
 from runbookd.service import Service
 from runbookd.store import tables as t
@@ -26,6 +28,34 @@ from runbookd.store.writer import EntryJob, StoreUnavailable
 APPLY_TIMEOUT_S = 10.0
 
 Status = str
+#: The lifecycle values a list can be filtered by; anything else is a 422 naming ``status``.
+PublicStatus = Literal["triggered", "acknowledged", "mitigated", "resolved", "closed"]
+Severity = Literal["critical", "high", "medium", "low"]
+
+
+def _utc_param(name: str, moment: datetime | None) -> datetime | None:
+    """A time filter in UTC, or a 422 naming the parameter.
+
+    The database gets UTC only: PostgreSQL refuses offsets past +-15:59 that ISO 8601 allows,
+    and a naive time is read as UTC, as everywhere else in the API.
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00: past the end of the calendar in UTC
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"{moment.isoformat()} is outside the supported range",
+                    "type": "value_error",
+                    "input": moment.isoformat(),
+                }
+            ]
+        ) from None
 
 
 class IncidentPublic(SQLModel):
@@ -109,6 +139,37 @@ def read_incident(service: Service, incident_id: str) -> IncidentPublic:
     return _public(rows[0])
 
 
+#: Actions a resolved incident takes. The engine keeps resolved incidents in memory only for a
+#: while (engine.runtime.RETENTION); these carry the stored row, so it can act on one that has
+#: left memory, and replay of the journal does the same.
+_ON_SETTLED = ("note", "close", "reopen")
+
+
+def stored_record(service: Service, current: IncidentPublic) -> dict[str, Any]:
+    """The incident as stored, in the form ``Engine.revive`` reads (blocking: call in a thread).
+
+    ``notified`` (the highest notification number used so far) and ``reopened`` (how often it
+    was reopened) number the calls it makes next, so they get call ids of their own (the outbox
+    runs each call id once).
+    """
+    if current.status not in ("resolved", "closed"):
+        return {"runbook": current.runbook, "status": current.status}
+    rows = read_rows(
+        service,
+        select(t.timeline.c.kind, t.timeline.c.data).where(
+            t.timeline.c.incident_id == current.id, t.timeline.c.kind.in_(("notify", "reopen"))
+        ),
+    )
+    numbers = [
+        str(loads(r.data).get("call_id", "")).rpartition(":")[2] for r in rows if r.kind == "notify"
+    ]
+    return {
+        **current.model_dump(mode="json"),
+        "notified": max((int(n) for n in numbers if n.isdigit()), default=0),
+        "reopened": sum(1 for r in rows if r.kind == "reopen"),
+    }
+
+
 async def apply_action(
     service: Service, incident_id: str, payload: dict[str, Any]
 ) -> IncidentPublic:
@@ -120,6 +181,8 @@ async def apply_action(
     current = await asyncio.to_thread(read_incident, service, incident_id)  # 404 before storing
     if payload["action"] in ("ack", "resolve") and current.status in ("resolved", "closed"):
         raise HTTPException(409, f"incident {incident_id} is already {current.status}")
+    if payload["action"] in _ON_SETTLED:
+        payload = {**payload, "stored": await asyncio.to_thread(stored_record, service, current)}
     job = EntryJob(
         kind="action", payload={"incident": incident_id, **payload}, at=datetime.now(UTC)
     )
@@ -151,13 +214,14 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         "", response_model=IncidentList, summary="Incidents, newest first", responses=errors()
     )
     async def list_incidents(
-        status: Annotated[list[str] | None, Query()] = None,
-        severity: Annotated[list[str] | None, Query()] = None,
-        runbook: str | None = None,
+        status: Annotated[list[PublicStatus] | None, Query()] = None,
+        severity: Annotated[list[Severity] | None, Query()] = None,
+        runbook: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)] = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> IncidentList:
+        since, until = _utc_param("since", since), _utc_param("until", until)
         query = select(t.incident).order_by(t.incident.c.opened_at.desc()).limit(limit)
         if status:
             query = query.where(t.incident.c.status.in_(status))

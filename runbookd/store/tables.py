@@ -20,8 +20,10 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -95,6 +97,22 @@ engine_tick = Table(
     Column("id", SeqType, primary_key=True, autoincrement=True),
     Column("after_seq", SeqType, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: The engine's state at ``applied_seq``, including the ticks up to ``tick_id`` (runbookd.snapshot).
+#: A start restores the newest usable row and replays only what came after it.
+engine_snapshot = Table(
+    "engine_snapshot",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("applied_seq", SeqType, nullable=False),
+    Column("tick_id", SeqType, nullable=False),
+    Column("format", Integer, nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("capture_s", Float, nullable=False),
+    Column("library_digest", String(64), nullable=True),
+    Column("data", LargeBinary, nullable=False),
 )
 
 #: Connector calls the engine asked for; the executor runs each once per call_id.

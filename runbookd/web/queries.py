@@ -39,6 +39,12 @@ _LIST_COLUMNS = (
 )
 
 
+def _text(value: str | None, limit: int) -> str:
+    # No stored value holds a NUL, and PostgreSQL refuses one in a query parameter (a 503
+    # instead of "nothing found"), so it is dropped with the surrounding blanks.
+    return (value or "").replace("\x00", "").strip()[:limit]
+
+
 @dataclass(frozen=True)
 class Filters:
     """The list page's GET parameters, validated (unknown values are dropped, not errors)."""
@@ -60,9 +66,9 @@ class Filters:
         return cls(
             status=tuple(s for s in params.getlist("status") if s in STATUSES),
             severity=tuple(s for s in params.getlist("severity") if s in SEVERITIES),
-            runbook=(params.get("runbook") or "").strip()[:128],
-            section=(params.get("section") or "").strip()[:32],
-            text=(params.get("q") or "").strip()[:200],
+            runbook=_text(params.get("runbook"), 128),
+            section=_text(params.get("section"), 32),
+            text=_text(params.get("q"), 200),
             page=page,
         )
 

@@ -207,10 +207,7 @@ class TcpProxy:
             self._listener.close()
             self._listener = None
         with self._lock:
-            for conn in self._conns:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-                    conn.close()
+            _hang_up(*self._conns)
             self._conns.clear()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -229,6 +226,9 @@ class TcpProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if listener is not self._listener:  # cut while we were connecting upstream
+                    _hang_up(client, upstream)
+                    return
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -241,9 +241,19 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.close()
+            _hang_up(src, dst)
+
+
+def _hang_up(*socks: socket.socket) -> None:
+    """Shut down, then close: close() alone neither wakes the thread piping the other way
+    (blocked in recv) nor sends the peer a FIN while that recv holds the socket. A PostgreSQL
+    backend behind the relay then stayed 'idle in transaction' for ever, holding its locks, and
+    the next DROP SCHEMA hung the suite (CI, 2026-12-02)."""
+    for s in socks:
+        with contextlib.suppress(OSError):
+            s.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            s.close()
 
 
 HOOK = "/api/v1/alerts/alertmanager"

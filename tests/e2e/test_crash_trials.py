@@ -112,12 +112,35 @@ def test_sigkill_at_random_points(
     receiver: tuple[Receiver, int],
     tmp_path: Path,
 ) -> None:
+    trial(seed, make_server, receiver, tmp_path, {})
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed{s}") for s in range(TRIALS)])
+def test_sigkill_around_snapshot_writes(
+    seed: int,
+    make_server: Callable[..., Server],
+    receiver: tuple[Receiver, int],
+    tmp_path: Path,
+) -> None:
+    """The engine stores a snapshot after (nearly) every commit, so the kills land before,
+    during and right after snapshot writes; each restart starts from whichever was stored. Same
+    seeds (same kill points) as the trials above, which restart by replaying the whole journal."""
+    trial(seed, make_server, receiver, tmp_path, {"RUNBOOKD_ENGINE__SNAPSHOT_EVERY": "1"})
+
+
+def trial(
+    seed: int,
+    make_server: Callable[..., Server],
+    receiver: tuple[Receiver, int],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
     record, port = receiver
     library = tmp_path / "library"
     library.mkdir()
     source = (REPO / "tests" / "runbooks" / "crash-trial.yaml").read_text()
     (library / "crash-trial.yaml").write_text(source.replace("127.0.0.1:8083", f"127.0.0.1:{port}"))
-    server = make_server(runbooks=[library])
+    server = make_server(runbooks=[library], env=env)
 
     rng = random.Random(seed)
     kill_after = sorted(rng.sample(range(5, KEYS), KILLS - 1))
@@ -177,4 +200,13 @@ def test_sigkill_at_random_points(
         fixes = record.by("/fix/")[incident["labels"]["key"]]
         # A re-run is allowed only while the result is unrecorded; never after it.
         assert all(c.at <= min(done) for c in fixes), (incident["id"], fixes, done)
-    print(f"seed {seed}: {KEYS} alerts, {KILLS} kills, {duplicates} re-sent calls (same key)")
+    restored = sum(
+        "engine restored from the snapshot" in (server.workdir / f"server-{n}.log").read_text()
+        for n in range(1, server.starts + 1)
+    )
+    if env:  # the snapshots were really used, not skipped
+        assert restored >= 1
+    print(
+        f"seed {seed}: {KEYS} alerts, {KILLS} kills, {duplicates} re-sent calls (same key), "
+        f"{restored} starts from a snapshot"
+    )

@@ -208,6 +208,19 @@ def test_people_ack_resolve_and_note(make_server: Callable[..., Server]) -> None
     assert reopened.json()["status"] == "triggered" and reopened.json()["resolved_at"] is None
     assert server.post(f"/api/v1/incidents/{iid}/close", {"by": "bob"}).status_code == 409
     assert "/api/v1/incidents/{incident_id}/ack" in server.get("/openapi.json").json()["paths"]
+    # List filters: a value that cannot match is a 422 naming the parameter, never a 5xx
+    # (PostgreSQL refuses a NUL in a parameter and offsets past 15:59; the fuzzer found both).
+    for query, field in [
+        ({"status": "bogus"}, "status"),
+        ({"severity": "urgent"}, "severity"),
+        ({"runbook": "pay\x00ment"}, "runbook"),
+        ({"until": "9999-12-31T23:00:00-05:00"}, "until"),
+    ]:
+        bad = server.get("/api/v1/incidents", params=query)
+        assert bad.status_code == 422, (query, bad.text)
+        assert bad.json()["detail"].startswith(f"query.{field}"), bad.text
+    far_offset = {"until": "2100-01-01T00:00:00-17:12", "since": "2026-01-01T00:00:00+16:30"}
+    assert [i["id"] for i in server.incidents(**far_offset)] == [iid]
 
 
 def test_reload_keeps_the_running_library_on_errors(

@@ -47,6 +47,8 @@ def test_filters(engine: Engine, add_incident: AddIncident) -> None:
     assert ids(engine, "q=100%25_east") == ["B"]  # % and _ are literal
     assert ids(engine, "q=w%25t") == []  # would match "wechat" if % were a wildcard
     assert ids(engine, "status=bogus") == ["C", "B", "A"]  # unknown values are ignored
+    # A NUL (which PostgreSQL refuses in a parameter) is dropped, not a database error.
+    assert ids(engine, "q=WE%00CHAT&runbook=p%00ay") == ["B"]
 
 
 def test_paging_and_open_banner(engine: Engine, add_incident: AddIncident) -> None:
