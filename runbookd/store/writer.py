@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.alertmanager import dedup_key
@@ -33,6 +33,7 @@ from alerts.dedup import Seen, judge
 from engine.events import Event
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_to_dict
+from runbookd.store.seen import SeenCache
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class Writer:
         self._batch_max = batch_max
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._seen: dict[str, Seen] | None = None
+        self._seen = SeenCache()
         self._thread = threading.Thread(target=self._run, name="runbookd-writer", daemon=True)
         self.commits = 0
 
@@ -160,17 +161,25 @@ class Writer:
 
     def _write(self, batch: list[_Pending]) -> None:
         staged: dict[str, Seen] = {}
+        seen: dict[str, Seen] = {}
         try:
-            seen = self._load_seen()
             results: list[Any] = []
             journal_rows: list[dict[str, Any]] = []
             receipts: list[dict[str, Any]] = []
             closed: list[dict[str, Any]] = []
+            keys = {
+                id(job): [dedup_key(event) for event in job.events]
+                for job in (p.job for p in batch)
+                if isinstance(job, IngestJob)
+            }
             with self._lock, self._engine.begin() as conn:
+                seen = self._seen.lookup(conn, (k[0] for ks in keys.values() for k in ks))
                 for pending in batch:
                     job = pending.job
                     if isinstance(job, IngestJob):
-                        results.append(self._ingest(job, seen, staged, journal_rows, receipts))
+                        results.append(
+                            self._ingest(job, keys[id(job)], seen, staged, journal_rows, receipts)
+                        )
                         continue
                     row = {"kind": job.kind, "at": job.at, "payload": dumps(job.payload)}
                     if job.wants_seq:
@@ -201,7 +210,7 @@ class Writer:
             log.warning(
                 "store unavailable, %d requests refused: %s", len(batch), type(exc).__name__
             )
-            self._seen = None  # reload after recovery: the database is the truth
+            self._seen.clear()  # the database is the truth; memory may be ahead of it
             error = StoreUnavailable("the database is unavailable; retry later")
             _settle([(pending, None, error) for pending in batch])
             return
@@ -209,36 +218,23 @@ class Writer:
             log.exception("writer failed on a batch")
             _settle([(pending, None, exc) for pending in batch])
             return
-        seen.update(staged)
+        self._seen.remember({**seen, **staged})
         self.commits += 1
         _settle([(p, result, None) for p, result in zip(batch, results, strict=True)])
         if self._on_commit is not None:
             self._on_commit(0)
 
-    def _load_seen(self) -> dict[str, Seen]:
-        if self._seen is None:
-            with self._engine.connect() as conn:
-                rows = conn.execute(
-                    select(
-                        t.alert_state.c.fingerprint,
-                        t.alert_state.c.starts_at,
-                        t.alert_state.c.status,
-                    )
-                )
-                self._seen = {fp: Seen(starts, status) for fp, starts, status in rows}
-        return self._seen
-
     def _ingest(
         self,
         job: IngestJob,
+        keys: list[tuple[str, str, str]],
         seen: dict[str, Seen],
         staged: dict[str, Seen],
         journal_rows: list[dict[str, Any]],
         receipts: list[dict[str, Any]],
     ) -> IngestResult:
         result = IngestResult()
-        for event in job.events:
-            fingerprint, starts_at, status = dedup_key(event)
+        for event, (fingerprint, starts_at, status) in zip(job.events, keys, strict=True):
             verdict = judge(staged.get(fingerprint) or seen.get(fingerprint), starts_at, status)
             if verdict == "duplicate":
                 result.duplicates += 1
