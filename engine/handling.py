@@ -64,6 +64,9 @@ class Handling:
         def _flush(self) -> list[Command]: ...
         def _get(self, incident_id: str) -> Incident: ...
         def escalate(self, incident: Incident, reason: str) -> bool: ...
+        def _notification_failed(
+            self, incident: Incident, call_id: str, info: dict[str, Any], retryable: bool
+        ) -> None: ...
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ class Handling:
         if role == "notify":
             if error is not None:
                 self._emit("note", incident, text=f"notification {call_id} failed: {error}")
+                self._notification_failed(incident, call_id, info, retryable)
         elif role == "impact":
             self._impact_result(incident, info, result, error)
         elif incident.is_open:

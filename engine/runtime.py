@@ -59,6 +59,12 @@ RETENTION = timedelta(minutes=5)
 #: O(keys), so it runs at most this often, on the engine's clock, whatever the event rate.
 SWEEP_EVERY = timedelta(minutes=1)
 
+#: A notification that failed for a reason that may pass (timeout, connection reset, 5xx, 429)
+#: is sent again after these delays: a page lost to one dropped connection would otherwise only
+#: be made up for by the next level's deadline, minutes later. A permanent failure (bad
+#: credentials, 4xx) is not retried; the timeline says why.
+NOTIFY_RETRY_DELAYS = (timedelta(seconds=10), timedelta(seconds=30))
+
 
 class IncidentIds:
     """Incident ids INC-1, INC-2, ...; an object (not a closure) so a snapshot can store it."""
@@ -740,6 +746,47 @@ class Engine(Handling):
                 reason=f"not acknowledged within {format_duration(level.ack_within)}",
             )
 
+    def _notification_failed(
+        self, incident: Incident, call_id: str, info: dict[str, Any], retryable: bool
+    ) -> None:
+        """Send a notification again later when its failure may pass (NOTIFY_RETRY_DELAYS)."""
+        attempt = int(info.get("attempt") or 1)
+        if not retryable or not incident.is_open or attempt > len(NOTIFY_RETRY_DELAYS):
+            return
+        first = str(info.get("first") or call_id)
+        self._timer(
+            incident,
+            f"{incident.id}:notify-retry:{first}",
+            self.clock.now() + NOTIFY_RETRY_DELAYS[attempt - 1],
+            kind="notify_retry",
+            incident=incident.id,
+            level=info.get("level"),
+            reason=info.get("reason") or "retry",
+            first=first,
+            attempt=attempt + 1,
+        )
+
+    def _retry_notification(self, incident: Incident, p: dict[str, Any]) -> None:
+        escalation = incident.compiled.runbook.escalation
+        levels = escalation.levels if escalation is not None else []
+        level = next((lv for lv in levels if lv.id == p["level"]), None)
+        if level is None:
+            return
+        now = self.clock.now()
+        self._call(
+            incident,
+            f"{p['first']}:attempt{p['attempt']}",  # a new call: the outbox keys on its id
+            level.connector,
+            level.params,
+            incident.template_context(now, level={"id": level.id, "who": level.who}),
+            role="notify",
+            level=level.id,
+            who=level.who,
+            reason=p["reason"],
+            first=p["first"],
+            attempt=p["attempt"],
+        )
+
     def escalate(self, incident: Incident, reason: str) -> bool:
         """Move to the next level now; False when every level (and repeat) is used up."""
         escalation = incident.compiled.runbook.escalation
@@ -863,6 +910,8 @@ class Engine(Handling):
                 )
         elif kind == "quiet":
             self._resolve(incident, p["reason"])
+        elif kind == "notify_retry":
+            self._retry_notification(incident, p)
         else:
             self.on_handling_timer(incident, kind, p)
 
