@@ -8,13 +8,10 @@ action payloads built the way the API builds them (``runbookd.api.incidents``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-import pytest
 from sqlalchemy import select
 
 from engine.events import Event
@@ -26,15 +23,7 @@ from runbookd.store import tables as t
 from runbookd.store.codec import loads
 from runbookd.testing import fingerprint
 from runbookd.worker import Worker, library_payload
-from tests.unit.postmortem.rig import T0, Rig, database_url
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    with database_url(tmp_path) as url:
-        rig = Rig(url)
-        yield rig
-        rig.db.dispose()
+from tests.unit.postmortem.rig import T0, Rig
 
 
 def as_api(rig: Rig, incident_id: str, **payload: Any) -> dict[str, Any]:

@@ -6,21 +6,9 @@ incidents); these tests check that the list still says exactly what the engine w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-
-from tests.unit.postmortem.rig import Rig, database_url
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    with database_url(tmp_path) as url:
-        rig = Rig(url)
-        yield rig
-        rig.db.dispose()
+from tests.unit.postmortem.rig import Rig
 
 
 def _outage(rig: Rig, channel: str) -> None:

@@ -3,30 +3,16 @@ judged against the stored state: a retry, an HA copy or a stale firing is never 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, func, select
 
 from alerts.alertmanager import parse_notification
-from runbookd.store import db as store
 from runbookd.store import tables as t
 from runbookd.store.writer import IngestJob, IngestResult, Writer
 from runbookd.testing import am_alert, am_notification
-from tests.unit.postmortem.rig import database_url
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    with database_url(tmp_path) as url:
-        engine = store.make_engine(url)
-        store.upgrade(engine)
-        yield engine
-        engine.dispose()
 
 
 def post(writer: Writer, host: str, status: str = "firing") -> IngestResult:

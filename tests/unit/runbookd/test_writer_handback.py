@@ -4,26 +4,14 @@ breaks neither."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, func, select
 
-from runbookd.store import db as store
 from runbookd.store import tables as t
 from runbookd.store.writer import EntryJob, Writer
 from tests.unit.postmortem.rig import Rig, database_url
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    with database_url(tmp_path) as url:
-        engine = store.make_engine(url)
-        store.upgrade(engine)
-        yield engine
-        engine.dispose()
 
 
 def _note(text: str) -> EntryJob:
