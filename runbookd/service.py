@@ -329,9 +329,10 @@ class Service:
 
     # --- wiring ---------------------------------------------------------------------------
 
-    def _wake_executor(self) -> None:
+    def _wake_executor(self, work: list[Work]) -> None:
+        """Called on the engine thread right after it stored ``work`` in the outbox."""
         if self._loop is not None and self.executor is not None:
-            self._loop.call_soon_threadsafe(self.executor.wake)
+            self._loop.call_soon_threadsafe(self.executor.offer, work)
 
     def _observe(self, commands: list[Command], seconds: float) -> None:
         m = self.metrics

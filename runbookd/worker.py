@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.commands import WORK_KINDS, Command
 from engine.compiler import CompiledRunbook, compile_runbook
+from engine.executor import Work
 from engine.incident import Incident
 from engine.incident import Status as EngineStatus
 from engine.lang.loader import load_text
@@ -109,7 +110,7 @@ class Worker:
         dry_run: bool = False,
         batch_max: int = 500,
         wall: Clock | None = None,
-        on_work: Callable[[], None] | None = None,
+        on_work: Callable[[list[Work]], None] | None = None,
         on_applied: Callable[[list[Command], float], None] | None = None,
         on_tick: Callable[[float], None] | None = None,
         lock: threading.Lock | None = None,
@@ -308,8 +309,12 @@ class Worker:
         if not rows and not ticks:
             return False
         if commands or ticks or time.monotonic() - self._saved_at > WATERMARK_EVERY_S:
-            self._commit(commands, last, ticks)
+            work = self._commit(commands, last, ticks)
             self._saved_at = time.monotonic()
+            # The calls go to the executor first: it runs on another thread, and what follows
+            # (a snapshot above all) would otherwise hold them back for tens of milliseconds.
+            if work and self._on_work is not None:
+                self._on_work(work)
             self._after_commit(last)
         # else: entries with no effect. Their watermark is stored with the next effect (or
         # within a second); replaying them after a crash is harmless, they change nothing stored.
@@ -319,8 +324,6 @@ class Worker:
         self._resolve_waiters(outcomes)
         if self._on_applied is not None:
             self._on_applied(commands, time.perf_counter() - started)
-        if self._on_work is not None and any(c.kind in WORK_KINDS for c in commands):
-            self._on_work()
         return len(rows) == self._batch_max
 
     def _after_commit(self, seq: int) -> None:
@@ -442,7 +445,9 @@ class Worker:
 
     def _commit(
         self, commands: list[Command], last: int, ticks: list[tuple[int, datetime]]
-    ) -> None:
+    ) -> list[Work]:
+        """Store a batch's effects and watermark; returns its connector calls as the executor
+        would read them back from the outbox (the same decoded payloads)."""
         now = self._wall.now()
         with self._write_lock, self._db.begin() as conn:
             work = [
@@ -484,6 +489,7 @@ class Worker:
                 .where(t.engine_state.c.id == 1)
                 .values(applied_seq=last, updated_at=now)
             )
+        return [Work(w["call_id"], w["kind"], loads(w["payload"])) for w in work]
 
     def _save_incidents(self, conn: Connection, ids: list[str], now: datetime) -> None:
         existing = set(
