@@ -6,9 +6,11 @@
     .venv/bin/python bench/executor_bench.py --json             # one machine-readable object
 
 What runs is the service's own path minus the store: ``engine.executor.Executor`` with the real
-``http`` connector (``connectors.registry.load_specs()["http"]``) and an ``httpx.AsyncClient()``
-built exactly as ``runbookd.service.Service.start`` builds it (httpx defaults: 100 connections,
-20 kept alive), on uvloop as under ``runbookd serve`` (``--loop asyncio`` for the plain loop).
+``http`` connector (``connectors.registry.load_specs()["http"]``) and the service's own client
+(``runbookd.service.outbound_client``: the keep-alive pool of ``connectors/transport.py``, one
+connection per worker kept alive), on uvloop as under ``runbookd serve`` (``--loop asyncio``
+for the plain loop). The baseline is stock httpx (its own pool; ``--keepalive`` keeps one
+connection per worker alive there too).
 The executor's ``WorkPort`` is an in-memory one here: it hands out the not-yet-finished calls,
 oldest first, minus those in flight (what ``OutboxPort.pending`` selects from the outbox), and
 records every ``finish``. So the figures are the executor's and the connector's, not the
@@ -63,6 +65,7 @@ import httpx
 
 from connectors.registry import load_specs
 from engine.executor import Executor, Outcome, Work
+from runbookd.service import outbound_client
 
 DEFAULT_WORKERS = (16, 32, 64)
 DEFAULT_CALLS = 1_000
@@ -334,8 +337,8 @@ def _rss_kib() -> int:
 
 
 def client(keepalive: bool, workers: int) -> httpx.AsyncClient:
-    """The shared client as ``Service.start`` builds it (httpx's defaults: 20 connections kept
-    alive), or with ``keepalive`` as many kept alive as there are workers."""
+    """Stock httpx for the baseline (httpx's defaults: 20 connections kept alive), or with
+    ``keepalive`` as many kept alive as there are workers."""
     if not keepalive:
         return httpx.AsyncClient()
     return httpx.AsyncClient(
@@ -351,7 +354,6 @@ async def executor_pass(
     *,
     traced: bool,
     timeout: float,
-    keepalive: bool = False,
 ) -> Pass:
     """All calls through a fresh ``Executor`` and client; ``traced``: under tracemalloc."""
     items = make_work(run, calls, endpoint.url)
@@ -364,7 +366,7 @@ async def executor_pass(
         tracemalloc.reset_peak()
     traced_start = tracemalloc.get_traced_memory()[0] if traced else 0
     problems: list[str] = []
-    async with client(keepalive, workers) as http:
+    async with outbound_client(workers, environ={}) as http:
         executor = Executor(specs, port, http, workers=workers, environ={})
         cpu0, t0 = time.process_time(), time.perf_counter()
         task = asyncio.create_task(executor.run())
@@ -560,7 +562,6 @@ async def run_all(args: argparse.Namespace, endpoint: Endpoint) -> list[dict[str
                     workers,
                     traced=False,
                     timeout=timeout,
-                    keepalive=args.keepalive,
                 )
             )
             baseline.append(
@@ -575,7 +576,6 @@ async def run_all(args: argparse.Namespace, endpoint: Endpoint) -> list[dict[str
             workers,
             traced=True,
             timeout=timeout * 5,
-            keepalive=args.keepalive,
         )
         rows.append(
             summarise(
