@@ -8,7 +8,8 @@ in a burst of incidents it was the largest item on the event loop (bench/RESULTS
 calls: a pool with constant work per request"). This pool keeps, per origin, a stack of idle
 connections: a request takes the most recently used one and checks only that one, and a
 finished response puts its connection back. The connections themselves are httpcore's public
-``AsyncHTTPConnection``, so HTTP parsing, TLS and timeouts are httpcore's, as before.
+``AsyncHTTPConnection``, so HTTP parsing and timeouts are httpcore's, as before; underneath is
+``connectors.tcp`` (plain asyncio instead of anyio, one write per request).
 
 What it keeps from httpx's transport: at most ``max_connections`` requests in flight (a request
 beyond that waits, bounded by its ``pool`` timeout if it has one), at most
@@ -30,6 +31,8 @@ from typing import Any
 
 import httpcore
 import httpx
+
+from connectors.tcp import Backend
 
 #: httpcore's exceptions and the httpx ones connectors catch; most specific first.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -99,6 +102,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._keep = max_keepalive_connections
         self._expiry = keepalive_expiry
         self._ssl = ssl_context if ssl_context is not None else httpx.create_ssl_context()
+        self._network = Backend()
         self._clock = clock
         # Per origin, idle connections with the time each became idle, oldest on the left.
         self._idle: dict[Key, deque[tuple[float, httpcore.AsyncHTTPConnection]]] = {}
@@ -184,7 +188,10 @@ class PooledTransport(httpx.AsyncBaseTransport):
             await _close_quietly(conn)
         origin = httpcore.Origin(scheme=key[0], host=key[1], port=key[2])
         return httpcore.AsyncHTTPConnection(
-            origin, ssl_context=self._ssl, keepalive_expiry=self._expiry
+            origin,
+            ssl_context=self._ssl,
+            keepalive_expiry=self._expiry,
+            network_backend=self._network,
         )
 
     def _checkin(self, key: Key, conn: httpcore.AsyncHTTPConnection) -> None:

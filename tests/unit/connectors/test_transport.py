@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpcore
 import httpx
 import pytest
+import trustme
 
 from connectors.transport import PooledTransport
 from runbookd.service import outbound_client
@@ -26,10 +28,12 @@ class Server:
     answer: Callable[[bytes], Awaitable[bytes | None]]
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     busy: int = 0
     most_busy: int = 0
     port: int = 0
     hang_up_after_reply: bool = False  # close the socket after answering, without saying so
+    then_say: bytes = b""  # written after the answer (with hang_up_after_reply): a late "408"
     ended: int = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -41,8 +45,8 @@ class Server:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                body = await reader.readexactly(length) if length else b""
+                self.bodies.append(body)
                 self.requests.append(head.split(b"\r\n", 1)[0])
                 self.busy += 1
                 self.most_busy = max(self.most_busy, self.busy)
@@ -53,6 +57,8 @@ class Server:
                 if reply is None:  # hang up without answering
                     break
                 writer.write(reply)
+                if self.hang_up_after_reply and self.then_say:
+                    writer.write(self.then_say)
                 await writer.drain()
                 if b"Connection: close" in reply or self.hang_up_after_reply:
                     break
@@ -64,9 +70,11 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serving(answer: Callable[[bytes], Awaitable[bytes | None]]) -> AsyncIterator[Server]:
+async def serving(
+    answer: Callable[[bytes], Awaitable[bytes | None]], tls: ssl.SSLContext | None = None
+) -> AsyncIterator[Server]:
     server = Server(answer)
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
     server.port = listener.sockets[0].getsockname()[1]
     try:
         yield server
@@ -304,3 +312,59 @@ def test_without_a_proxy_the_service_client_pools_its_connections() -> None:
         return server
 
     assert asyncio.run(scenario()).connections == 1
+
+
+def test_https_with_a_trusted_certificate_and_refused_with_an_unknown_one() -> None:
+    authority = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_tls)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+
+    async def scenario() -> Server:
+        async with serving(ok, tls=server_tls) as server:
+            url = f"https://127.0.0.1:{server.port}/secure"
+            transport = PooledTransport(
+                max_connections=2, max_keepalive_connections=2, ssl_context=trusting
+            )
+            async with httpx.AsyncClient(transport=transport) as http:
+                for _ in range(3):
+                    assert (await http.get(url)).text == "ok"
+            stranger = PooledTransport(max_connections=2, max_keepalive_connections=2)
+            async with httpx.AsyncClient(transport=stranger) as http:
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await http.get(url)
+        return server
+
+    server = asyncio.run(scenario())
+    assert len(server.requests) == 3
+    assert server.connections == 1  # kept alive for the three calls (the refused one never got in)
+
+
+def test_a_large_body_arrives_whole() -> None:
+    payload = bytes(range(256)) * 1000  # 256 kB: more than one write's worth
+
+    async def scenario() -> Server:
+        async with serving(ok) as server, client() as http:
+            r = await http.post(f"http://127.0.0.1:{server.port}/upload", content=payload)
+            assert r.status_code == 200
+        return server
+
+    assert asyncio.run(scenario()).bodies == [payload]
+
+
+def test_an_idle_connection_that_got_a_late_answer_is_not_reused() -> None:
+    # Some servers say "408 Request Timeout" on an idle keep-alive connection, then close it.
+    async def scenario() -> Server:
+        async with serving(ok) as server, client() as http:
+            url = f"http://127.0.0.1:{server.port}/x"
+            server.hang_up_after_reply = True
+            server.then_say = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+            assert (await http.get(url)).status_code == 200
+            await until(lambda: server.ended == 1)
+            server.hang_up_after_reply = False
+            assert (await http.get(url)).status_code == 200
+        return server
+
+    server = asyncio.run(scenario())
+    assert server.connections == 2
