@@ -426,12 +426,16 @@ class Worker:
     def _entries(
         self, conn: Connection, after: int, upto: int | None, limit: int | None = None
     ) -> Iterator[tuple[int, str, datetime, dict[str, Any]]]:
-        query = select(t.journal).where(t.journal.c.seq > after).order_by(t.journal.c.seq)
-        if upto is not None:
-            query = query.where(t.journal.c.seq <= upto)
-        if limit is not None:
-            query = query.limit(limit)
-        for row in conn.execution_options(yield_per=2000).execute(query):
+        if upto is None and limit is not None:  # the engine thread's every batch
+            rows = conn.execute(_NEXT_ENTRIES, {"after": after, "limit": limit})
+        else:
+            query = select(t.journal).where(t.journal.c.seq > after).order_by(t.journal.c.seq)
+            if upto is not None:
+                query = query.where(t.journal.c.seq <= upto)
+            if limit is not None:
+                query = query.limit(limit)
+            rows = conn.execution_options(yield_per=2000).execute(query)
+        for row in rows:
             yield int(row.seq), row.kind, _aware(row.at), loads(row.payload)
 
     def _ticks(self, conn: Connection, after_id: int) -> Iterator[tuple[int, datetime]]:
@@ -463,10 +467,10 @@ class Worker:
                 if c.kind in WORK_KINDS
             ]
             if work:
-                conn.execute(insert(t.outbox), work)
+                conn.execute(_INSERT_OUTBOX, work)
             if commands:
                 conn.execute(
-                    insert(t.timeline),
+                    _INSERT_TIMELINE,
                     [
                         {
                             "incident_id": c.incident,
@@ -483,18 +487,12 @@ class Worker:
             if touched:
                 self._save_incidents(conn, touched, now)
             if ticks:
-                conn.execute(insert(t.engine_tick), [{"after_seq": s, "at": a} for s, a in ticks])
-            conn.execute(
-                update(t.engine_state)
-                .where(t.engine_state.c.id == 1)
-                .values(applied_seq=last, updated_at=now)
-            )
+                conn.execute(_INSERT_TICK, [{"after_seq": s, "at": a} for s, a in ticks])
+            conn.execute(_WATERMARK, {"b_seq": last, "b_at": now})
         return [Work(w["call_id"], w["kind"], loads(w["payload"])) for w in work]
 
     def _save_incidents(self, conn: Connection, ids: list[str], now: datetime) -> None:
-        existing = set(
-            conn.execute(select(t.incident.c.id).where(t.incident.c.id.in_(ids))).scalars()
-        )
+        existing = set(conn.execute(_INCIDENT_IDS, {"ids": ids}).scalars())
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         for incident_id in ids:
@@ -504,7 +502,7 @@ class Worker:
             row = {"id": incident_id, **incident_row(incident, now)}
             (changed if incident_id in existing else new).append(row)
         if new:
-            conn.execute(insert(t.incident), new)
+            conn.execute(_INSERT_INCIDENT, new)
         if changed:  # one executemany, keyed by the b_id bind (the column name is taken)
             conn.execute(_INCIDENT_UPDATE, [{"b_id": r.pop("id"), **r} for r in changed])
 
@@ -575,3 +573,23 @@ def _aware(moment: datetime) -> datetime:
 
 
 _INCIDENT_UPDATE = update(t.incident).where(t.incident.c.id == bindparam("b_id"))
+
+# The engine thread's statements, built once. A statement object caches its own cache key, so
+# reusing it skips SQLAlchemy's per-call construction and cache-key work (a fifth of the engine
+# thread's CPU when every batch built them afresh).
+_INCIDENT_IDS = select(t.incident.c.id).where(t.incident.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_INCIDENT = insert(t.incident)
+_INSERT_OUTBOX = insert(t.outbox)
+_INSERT_TIMELINE = insert(t.timeline)
+_INSERT_TICK = insert(t.engine_tick)
+_WATERMARK = (
+    update(t.engine_state)
+    .where(t.engine_state.c.id == 1)
+    .values(applied_seq=bindparam("b_seq"), updated_at=bindparam("b_at"))
+)
+_NEXT_ENTRIES = (
+    select(t.journal)
+    .where(t.journal.c.seq > bindparam("after"))
+    .order_by(t.journal.c.seq)
+    .limit(bindparam("limit"))
+)
