@@ -1,10 +1,10 @@
 """glibc's allocator in a long-running server: fewer arenas, and free pages handed back.
 
-glibc gives each thread that allocates at the same moment as another an arena of its own, up to
-8 per core, and a free chunk in one arena is never reused by another. runbookd's threads (event
-loop, engine, writer, connector pool, ``to_thread`` workers) each settle on an arena, so the
-memory a burst freed in one arena stays resident while the next burst grows another one. A cap
-of two arenas keeps the threads' frees reusable. The operator's ``MALLOC_ARENA_MAX`` wins, and on
+glibc gives each new thread that allocates an arena of its own, up to 8 per core, and memory
+freed in an arena serves only the threads attached to it. runbookd's threads (event loop, engine,
+writer, connector pool, ``to_thread`` workers) each settle on an arena, so the memory a burst
+freed in one arena stays resident while the next burst grows another one. A cap of two arenas
+keeps the threads' frees reusable by each other. The operator's ``MALLOC_ARENA_MAX`` wins, and on
 a C library other than glibc (musl, macOS) nothing is changed.
 
 Freed chunks in the middle of an arena stay resident too: glibc only gives back the top of a heap
