@@ -343,7 +343,7 @@ class Engine(Handling):
         result = self.matcher.post(ruleset.name, doc, sid)
         trigger = compiled.runbook.detection.triggers[index]
         for firing in result.firings:
-            partner = self._partner(firing, doc[SEQ_FIELD])
+            partner = self._partner(ruleset.name, firing, doc[SEQ_FIELD])
             if partner is not None:
                 self._trigger_hit(compiled, index, key, event, partner[0])
             else:
@@ -360,11 +360,15 @@ class Engine(Handling):
                 sid=sid,
             )
 
-    def _partner(self, firing: Firing, seq: int) -> tuple[Event, datetime] | None:
+    def _partner(self, ruleset: str, firing: Firing, seq: int) -> tuple[Event, datetime] | None:
         """The pending half a correlation firing joined this event with (removed from memory)."""
         for message in firing.messages.values():
             other = message.get(SEQ_FIELD)
             if other is not None and other != seq and other in self._halves:
+                # The firing consumed the half inside durable_rules, so its expiry has nothing
+                # left to retract; left armed, it would keep the projected document in memory
+                # for the whole window (5 minutes per incident in the bundled payment runbook).
+                self.timers.cancel(f"corr:{ruleset}:{other}")
                 return self._halves.pop(other)
         return None
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: Cancelled timers left in the heap beyond the live ones before the heap is rebuilt.
+COMPACT_SLACK = 64
+
 
 @dataclass(frozen=True, order=True)
 class Timer:
@@ -32,16 +35,29 @@ class TimerQueue:
         timer = Timer(due, next(self._seq), name, payload)
         self._live[name] = timer
         heapq.heappush(self._heap, timer)
+        self._compact()  # a replaced timer leaves its old entry behind
         return timer
 
     def cancel(self, name: str) -> bool:
-        return self._live.pop(name, None) is not None
+        if self._live.pop(name, None) is None:
+            return False
+        self._compact()
+        return True
 
     def cancel_prefix(self, prefix: str) -> list[str]:
         names = [n for n in self._live if n.startswith(prefix)]
         for name in names:
             del self._live[name]
+        self._compact()
         return names
+
+    def __len__(self) -> int:
+        """Live timers."""
+        return len(self._live)
+
+    def held(self) -> int:
+        """Entries in the heap, cancelled ones not yet dropped included."""
+        return len(self._heap)
 
     def get(self, name: str) -> Timer | None:
         return self._live.get(name)
@@ -75,6 +91,16 @@ class TimerQueue:
         self._heap = list(self._live.values())
         heapq.heapify(self._heap)
         self._seq = itertools.count(state["seq"])
+
+    def _compact(self) -> None:
+        # Cancelling only forgets the name; the entry stays in the heap until it comes due. A
+        # resolved incident cancels deadlines minutes or hours ahead (acknowledgement,
+        # escalation, verification), so at a steady rate of incidents the heap would hold every
+        # incident of the longest deadline with its payload. Rebuilding once the dead entries
+        # outnumber the live ones keeps the heap within twice the live timers, at O(1) amortised.
+        if len(self._heap) > 2 * len(self._live) + COMPACT_SLACK:
+            self._heap = list(self._live.values())
+            heapq.heapify(self._heap)
 
     def _drop_stale(self) -> None:
         while self._heap and self._live.get(self._heap[0].name) is not self._heap[0]:

@@ -42,6 +42,7 @@ from engine.lang.loader import load_text
 from engine.rules import Matcher
 from engine.runtime import RETENTION, EngineError, IncidentIds
 from engine.runtime import Engine as RulesEngine
+from runbookd.allocator import Trimmer
 from runbookd.snapshot import SnapshotPolicy, Snapshots
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_from_dict, loads
@@ -133,6 +134,7 @@ class Worker:
         self._waiters_lock = threading.Lock()
         self._waiters: dict[int, list[Future[Applied]]] = {}
         self._recent: dict[int, Applied] = {}
+        self._trimmer = Trimmer()
         self._thread: threading.Thread | None = None
         self.applied_seq = 0
         self.library_digest: str | None = None
@@ -266,6 +268,8 @@ class Worker:
                     self.recover()
                 while self._step():
                     pass
+                # Resolved incidents leave memory on this thread; give their pages back.
+                self._trimmer.maybe_trim()
                 backoff = 0.0
                 self.last_error = None
             except Exception as exc:

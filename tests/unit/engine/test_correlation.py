@@ -153,3 +153,17 @@ detection:
     [incident] = s.incidents()
     assert incident.alert_names == {"WafRuleMatched": 3}
     assert incident.label_values["rule"] == {"0", "10", "20"}
+
+
+def test_a_joined_half_no_longer_holds_an_expiry_timer() -> None:
+    # Each half waits on a timer for its trigger's window. Once the partner joins, that timer
+    # (and the document it carries) would otherwise stay in memory until the window ran out.
+    s = sim()
+    s.ingest([alert("Failures", START)])
+    waiting = [t.name for t in s.engine.timers.live() if t.name.startswith("corr:")]
+    assert [n.rsplit(":", 1)[0][-3:] for n in waiting] == ["/t0", "/t1"]  # tight, loose
+    s.at(timedelta(seconds=30))
+    s.ingest([alert("ProbeFailed", s.now)])
+    assert [i.trigger for i in s.incidents()] == ["tight"]
+    # Only the `loose` half still waits (for Complaints).
+    assert [t.name for t in s.engine.timers.live() if t.name.startswith("corr:")] == waiting[1:]
