@@ -55,6 +55,14 @@ class Call:
     body: str
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5. When the executor opens several connections at
+    # once (16 workers after a pause), the kernel drops the SYNs past 5 and the client resends
+    # them after 1 s: calls that took a second because of the stand-in, not runbookd (seen as
+    # TcpExtListenOverflows). Real endpoints listen with far larger backlogs.
+    request_queue_size = 128
+
+
 class Receiver:
     """A threaded loopback HTTP server that answers every request 200 and records it."""
 
@@ -94,7 +102,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass  # one line per call would swamp the benchmark's output
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Listener(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -41,10 +41,11 @@ def configure_logging(level: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from runbookd import allocator
+    from runbookd import allocator, gcpolicy
 
     # Before any thread exists: an arena, once a thread took it, stays for the process's life.
     allocator.cap_arenas()
+    gcpolicy.configure()
 
     import uvicorn
 

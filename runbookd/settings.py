@@ -156,7 +156,7 @@ class EngineSettings(Section):
         "it for good, and every action on it still works after.",
     )
     snapshot_every: int = Field(
-        2000,
+        10_000,
         ge=0,
         description="Store the engine's state after this many applied journal entries, so a "
         "restart replays only the entries after it (0 = never; a start then replays everything).",

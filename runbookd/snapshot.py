@@ -46,7 +46,7 @@ _SOURCES = (_HERE / "worker.py", _HERE / "snapshot.py", _HERE / "store" / "codec
 class SnapshotPolicy:
     """When the engine thread stores its state; ``every_entries`` 0 turns snapshots off."""
 
-    every_entries: int = 2_000
+    every_entries: int = 10_000
     every_s: float = 300.0
     keep: int = 2
     #: the most of the engine thread's time snapshots may take (None: no limit, for tests)
