@@ -3,6 +3,8 @@
     python bench/profile_server.py latency   # pairs at 100 alerts/s, as latency_bench sends them
     python bench/profile_server.py burst     # one burst of 1,000 alerts, as burst_bench sends it
     python bench/profile_server.py start     # start -> ready on a database filled like restart's
+    python bench/profile_server.py ingest    # wrk's webhook load, as ingest_bench's unique run
+    python bench/profile_server.py ingest --same   # ... and as its all-duplicates run
 
 Prints the functions with the most samples on top of the stack (self) and anywhere on it
 (inclusive). cProfile is not enough here: the engine and the executor run on their own threads.
@@ -27,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import burst_bench, latency_bench  # noqa: E402
+from bench import burst_bench, ingest_bench, latency_bench  # noqa: E402
 from bench.ingest_bench import Pair, Server  # noqa: E402
 from bench.service import Cycle, Receiver, drain, feed, library_copy, post_all, runbookd  # noqa: E402
 
@@ -39,9 +41,12 @@ def py_spy() -> str:
     return found
 
 
-def attach(pid: int, out: Path) -> subprocess.Popen[bytes]:
+def attach(pid: int, out: Path, extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     argv = [py_spy(), "record", "--pid", str(pid), "--format", "raw", "--rate", "250"]
-    argv += ["--threads", "--nonblocking", "--output", str(out)]
+    # --native has to pause the process to unwind C stacks: it cannot be --nonblocking
+    argv += ["--threads", "--output", str(out), *extra]
+    if "--native" not in extra:
+        argv.append("--nonblocking")
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -76,12 +81,23 @@ def top(raw: Path, lines: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("load", choices=("latency", "burst", "start"))
-    parser.add_argument("--seconds", type=float, default=10.0, help="latency: length of the load")
+    parser.add_argument("load", choices=("latency", "burst", "start", "ingest"))
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="latency, ingest: length of the load"
+    )
+    parser.add_argument("--same", action="store_true", help="ingest: one body, all duplicates")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="ingest: sample only the thread holding the GIL (where the one busy core goes)",
+    )
+    parser.add_argument("--native", action="store_true", help="ingest: C frames too")
     parser.add_argument("--events", type=int, default=20_000, help="start: stored events")
     parser.add_argument("--lines", type=int, default=25)
     parser.add_argument("--raw", type=Path, help="also keep py-spy's collapsed stacks here")
     args = parser.parse_args(argv)
+    if args.load == "ingest":
+        return ingest(args)
     receiver = Receiver()
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         work = Path(tmp)
@@ -142,6 +158,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.raw:
             shutil.copy(raw, args.raw)
     return 0
+
+
+def ingest(args: argparse.Namespace) -> int:
+    """wrk against ingest_bench's runbookd (SQLite, bundled runbooks) with py-spy attached.
+
+    A 2 s warm-up run first, unprofiled, as ingest_bench does. The CPU per request printed is
+    the server's CPU from wrk's start until it is idle again, with py-spy's sampling in it.
+    """
+    noise, match = ingest_bench.templates()
+    with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+        work = Path(tmp)
+        raw = work / "profile.txt"
+        script = work / "post.lua"
+        script.write_text(ingest_bench.lua_script(noise, match))
+        url = f"sqlite:///{work / 'journal.db'}"
+        server = ingest_bench.runbookd_server("runbookd", work / "srv", url)
+        mode = "same" if args.same else "unique"
+        try:
+            server.start(timeout=120)
+            ingest_bench.run_wrk(server, script, 2, 32, ["1", "20", mode])
+            server.wait_idle()
+            extra = ["--gil"] * args.gil + ["--native"] * args.native
+            spy = attach(server.pid, raw, extra)
+            cpu0 = server.cpu_seconds()
+            run = ingest_bench.run_wrk(server, script, args.seconds, 32, ["2", "20", mode])
+            server.wait_idle()
+            cpu = server.cpu_seconds() - cpu0
+            finish(spy)
+        finally:
+            server.stop()
+        if args.raw:
+            shutil.copy(raw, args.raw)
+        print(f"{run.requests} requests, {run.rps:,.0f} req/s, {1000 * cpu / run.requests:.3f} ms")
+        print(by_thread(raw, run.requests))
+        print(top(raw, args.lines))
+    return 0
+
+
+def by_thread(raw: Path, requests: int) -> str:
+    """Samples per thread, and what they come to per request at py-spy's 250 Hz."""
+    per: collections.Counter[str] = collections.Counter()
+    for row in raw.read_text().splitlines():
+        stack, _, count = row.rpartition(" ")
+        first = stack.split(";", 1)[0]
+        per[first if first.startswith("thread ") else "?"] += int(count)
+    total = sum(per.values()) or 1
+    out = ["thread: share, ms per request"]
+    out += [
+        f"  {n / total:6.1%}  {n / 250 * 1000 / requests:.3f}  {name}"
+        for name, n in per.most_common()
+    ]
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from runbookd.app import create_app
+    from runbookd.gc_tuning import tune_for_service
 
     settings = _settings(args)
     if settings is None:
@@ -72,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
+    tune_for_service()  # after create_app: what it built lives as long as the process
     server.run()
     # uvicorn returns normally when the lifespan start failed; the reason is already logged.
     return 0 if server.started else 3
