@@ -50,7 +50,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from runbookd.app import create_app
-    from runbookd.gc_tuning import tune_for_service
 
     settings = _settings(args)
     if settings is None:
@@ -73,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
-    tune_for_service()  # after create_app: what it built lives as long as the process
+    gcpolicy.freeze_startup()  # after create_app: what it built lives as long as the process
     server.run()
     # uvicorn returns normally when the lifespan start failed; the reason is already logged.
     return 0 if server.started else 3

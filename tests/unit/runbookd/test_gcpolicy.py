@@ -1,14 +1,10 @@
-"""`runbookd serve` spaces out CPython's full collections (runbookd/gcpolicy.py)."""
+"""The service's collector thresholds space out full collections (runbookd/gcpolicy.py); that
+`runbookd serve` applies them is tested in test_serve_gc.py."""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
-
-import pytest
-
-from runbookd import gcpolicy, serve
 
 # Churn like a busy service: short-lived cyclic garbage, and long-lived state that keeps growing
 # (open incidents), which is what makes CPython run full collections. Prints how many it ran.
@@ -44,11 +40,3 @@ def test_full_collections_come_far_less_often_under_the_policy() -> None:
     default, policy = full_collections("default"), full_collections("policy")
     assert default >= 5  # the workload does trigger them
     assert policy * 5 <= default
-
-
-def test_serve_applies_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str] = []
-    monkeypatch.setattr(gcpolicy, "configure", lambda: calls.append("gc"))
-    monkeypatch.setattr(serve, "_settings", lambda args: calls.append("settings"))
-    assert serve.cmd_serve(argparse.Namespace(config=None, host=None, port=None)) == 2
-    assert calls == ["gc", "settings"]

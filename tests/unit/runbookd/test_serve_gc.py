@@ -1,4 +1,4 @@
-"""``runbookd serve`` runs with the collector tuned for a service (runbookd/gc_tuning.py).
+"""``runbookd serve`` runs with the collector set up for a service (runbookd/gcpolicy.py).
 
 Without it the default young threshold promoted the objects of requests in flight and full
 collections walked every object built at start: about 0.1 ms of CPU per webhook request.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from runbookd.gc_tuning import YOUNG_THRESHOLD
+from runbookd.gcpolicy import FULL_AFTER, YOUNG_AFTER
 from runbookd.serve import cmd_serve
 
 
@@ -27,7 +27,7 @@ def restore_gc() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("restore_gc")
-def test_serve_freezes_the_built_app_and_raises_the_young_threshold(
+def test_serve_freezes_the_built_app_and_sets_the_thresholds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, object] = {}
@@ -44,6 +44,6 @@ def test_serve_freezes_the_built_app_and_raises_the_young_threshold(
 
     cmd_serve(argparse.Namespace(config=None, host="127.0.0.1", port=0))
 
-    assert seen["threshold"] == (YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    assert seen["threshold"] == (YOUNG_AFTER, gc.get_threshold()[1], FULL_AFTER)
     assert isinstance(seen["frozen"], int)
     assert seen["frozen"] > 10_000  # the modules and the app built before serving
