@@ -1,8 +1,13 @@
-"""The pages benchmark runs end to end on a tiny database (no timing is asserted)."""
+"""The pages benchmark runs end to end on a tiny database.
+
+No measured time or CPU figure is asserted beyond being a finite, non-negative number: at these
+sizes a CPU time per request rounds to 0 on a fast run, and the machine is shared.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -18,8 +23,10 @@ def test_tiny_run_measures_every_page(capsys: pytest.CaptureFixture[str]) -> Non
     assert set(result["pages"]) == set(pages_bench.PAGES)
     for page in result["pages"].values():
         ours, base = page["runbookd"], page["baseline"]
-        assert 0 < ours["p50_ms"] <= ours["p99_ms"]
-        assert 0 < base["p50_ms"] <= base["p99_ms"]
+        # Quantiles of one sample are ordered whatever the machine did; their size is not asserted.
+        for side in (ours, base):
+            assert math.isfinite(side["p50_ms"]) and 0 <= side["p50_ms"] <= side["p99_ms"]
         # The baseline serves a body of the size runbookd's first answer had.
         assert base["bytes"] > 1000
-        assert page["cpu_ms_per_request"] > 0
+        for key in ("cpu_ms_per_request", "baseline_cpu_ms_per_request"):
+            assert math.isfinite(page[key]) and page[key] >= 0, key

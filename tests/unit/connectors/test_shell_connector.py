@@ -55,16 +55,29 @@ async def test_shell_syntax_in_arguments_is_passed_literally(
     assert not (tmp_path / "pwned").exists()
 
 
+def _running_with_argument(argument: str) -> list[int]:
+    """The live processes whose command line holds ``argument`` (zombies have none)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if argument.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
 async def test_a_timeout_kills_the_command(call: Caller) -> None:
-    started = time.monotonic()
+    # An argument no other process on the machine has, so the check below finds only this one.
+    seconds = f"3600.{os.getpid()}"
 
     with pytest.raises(RetryableError) as info:
-        await call(SPEC, {"command": ["/bin/sleep", "30"], "timeout": "200ms"}, ALLOWED)
+        await call(SPEC, {"command": ["/bin/sleep", seconds], "timeout": "200ms"}, ALLOWED)
 
     assert str(info.value) == (
         "shell: /bin/sleep ran longer than 200ms; its process group was killed"
     )
-    assert time.monotonic() - started < 10
+    # The call returned with the command killed, not left running behind it.
+    assert _running_with_argument(seconds) == []
 
 
 async def test_cancelling_the_call_kills_the_whole_process_group(

@@ -5,7 +5,7 @@ connection as it was."""
 from __future__ import annotations
 
 import sqlite3
-import time
+import threading
 from pathlib import Path
 
 from sqlalchemy import text
@@ -15,24 +15,27 @@ from runbookd.store import db
 
 def test_a_held_write_lock_is_reported_and_its_release_too(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    engine = db.make_engine(f"sqlite:///{path}?timeout=30")
+    engine = db.make_engine(f"sqlite:///{path}?timeout=3600")
     db.upgrade(engine)
     try:
         assert db.can_write(engine)
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
         try:
-            started = time.monotonic()
-            assert not db.can_write(engine, wait=0.2)
-            # Answered in about its own wait, not the pool's 30 s lock timeout.
-            assert time.monotonic() - started < 5
+            # Answered after its own wait, not the pool's lock timeout (an hour here, so a probe
+            # that waited for it would still be waiting at this deadline).
+            answer: list[bool] = []
+            probe = threading.Thread(target=lambda: answer.append(db.can_write(engine, wait=0.2)))
+            probe.start()
+            probe.join(timeout=120)
+            assert answer == [False]
             assert db.is_current(engine)  # reads alone would have called this store ready
         finally:
             holder.execute("ROLLBACK")
             holder.close()
         assert db.can_write(engine)
         with engine.connect() as conn:
-            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 3600000
     finally:
         engine.dispose()
 
