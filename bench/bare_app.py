@@ -1,6 +1,6 @@
 """The baseline for the ingest benchmark: a FastAPI endpoint that reads the body and answers 202.
 
-It runs under the same uvicorn configuration as ``runbookd serve`` (runbookd/serve.py): one
+It runs under the same uvicorn configuration as ``runbookd serve`` (runbookd/cli/serve.py): one
 worker, ``loop``/``http`` left on "auto" (uvloop and httptools when installed, which
 ``uvicorn[standard]`` brings), no access log, lifespan on. Only the application differs, so the
 ratio of the two throughputs is the cost of what runbookd does with a webhook.
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    # Mirrors runbookd.serve.cmd_serve with access_log=false and log level warning.
+    # Mirrors runbookd.server.serve.serve with access_log=false and log level warning.
     config = uvicorn.Config(
         make_app(),
         host=args.host,

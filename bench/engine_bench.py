@@ -57,7 +57,7 @@ from engine.compiler import (
 from engine.events import Event
 from engine.rules import Matcher, shard
 from engine.runtime import Engine, incident_key
-from runbookd.library import load_library
+from runbookd.toolchain.library import load_library
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("engine", "matcher", "raw", "raw-routed")
@@ -89,7 +89,7 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 
 
 def run_engine(compiled: Sequence[CompiledRunbook], work: Workload, limit: int) -> Outcome:
-    """The production path: what runbookd.worker does per journal entry, without the store."""
+    """The production path: what runbookd.service.worker does per journal entry, without the store."""
     clock = VirtualClock(work.events[0].at)
     engine = Engine(compiled, clock, matcher=Matcher())
     out: list[Command] = []

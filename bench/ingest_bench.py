@@ -64,9 +64,11 @@ from urllib.parse import quote, urlencode
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # run as a script from anywhere; runbookd.testing builds payloads
+sys.path.insert(
+    0, str(REPO)
+)  # run as a script from anywhere; runbookd.toolchain.testing builds payloads
 
-from runbookd.testing import am_alert, am_notification  # noqa: E402
+from runbookd.toolchain.testing import am_alert, am_notification  # noqa: E402
 
 INGEST_PATH = "/api/v1/alerts/alertmanager"
 RUNBOOK = "payment-channel-abnormal"
@@ -377,7 +379,7 @@ def runbookd_server(name: str, workdir: Path, database_url: str) -> Server:
         # Incidents of the latency phase would page and call 127.0.0.1:8081: record, don't call.
         "RUNBOOKD_ENGINE__DRY_RUN": "true",
     }
-    argv = [sys.executable, "-m", "runbookd.cli", "serve", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "runbookd.cli.main", "serve", "--host", "127.0.0.1"]
     return Server(name, argv, env, workdir)
 
 

@@ -39,7 +39,7 @@ def timed(argv: list[str]) -> tuple[float, str]:
 
 
 def measure(scenarios: list[Path], rounds: int) -> dict[str, object]:
-    cli = [sys.executable, "-m", "runbookd.cli"]
+    cli = [sys.executable, "-m", "runbookd.cli.main"]
     test_s, check_s = [], []
     out = ""
     for _ in range(rounds):

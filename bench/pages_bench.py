@@ -132,7 +132,7 @@ def serve_bare(port: int, sizes: dict[str, int]) -> None:
     async def readyz() -> dict[str, bool]:
         return {"ok": True}
 
-    # The same settings as runbookd.serve (and bench/bare_app.py) with the access log off.
+    # The same settings as runbookd.cli.serve (and bench/bare_app.py) with the access log off.
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, access_log=False, log_level="warning", lifespan="on"
     )
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cmd = [
             sys.executable,
             "-m",
-            "runbookd.cli",
+            "runbookd.cli.main",
             "serve",
             "--host",
             "127.0.0.1",

@@ -38,7 +38,7 @@ from bench.ingest_bench import (  # noqa: E402
     scrape,
     server_env,
 )
-from runbookd.testing import am_alert, am_notification, rfc3339  # noqa: E402
+from runbookd.toolchain.testing import am_alert, am_notification, rfc3339  # noqa: E402
 
 LIBRARY = REPO / "runbooks"
 PLATFORM = "127.0.0.1:8081"
@@ -155,7 +155,7 @@ def runbookd(
         "PD_PAYMENTS_KEY": "bench-routing-key",
     }
     env.update(settings or {})
-    argv = [sys.executable, "-m", "runbookd.cli", "serve", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "runbookd.cli.main", "serve", "--host", "127.0.0.1"]
     return Server(name, argv, env, workdir)
 
 

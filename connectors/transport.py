@@ -16,7 +16,7 @@ beyond that waits, bounded by its ``pool`` timeout if it has one), at most
 ``max_keepalive_connections`` idle connections, idle connections closed after
 ``keepalive_expiry``, certificate checks with httpx's default context, and httpcore's errors
 raised as httpx's, so connectors see the same exceptions. It does not do proxies: the service
-uses it only when no proxy is configured in the environment (``runbookd.service``).
+uses it only when no proxy is configured in the environment (``runbookd.service.core``).
 """
 
 from __future__ import annotations

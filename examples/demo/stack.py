@@ -106,7 +106,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "runbookd.cli",
+                "runbookd.cli.main",
                 "serve",
                 "--config",
                 str(self.workdir / "runbookd.yaml"),

@@ -118,7 +118,7 @@ def run_story(stack: Stack, say: Say, timeout: float = 120.0) -> Outcome:
     command = [
         sys.executable,
         "-m",
-        "runbookd.cli",
+        "runbookd.cli.main",
         "incidents",
         "approve",
         approval["id"],

@@ -16,7 +16,7 @@ from fastapi.params import Depends
 from sqlmodel import Field, SQLModel
 
 from runbookd.api.problems import errors
-from runbookd.service import Service
+from runbookd.service.core import Service
 from runbookd.store.writer import EntryJob, StoreUnavailable
 
 APPLY_TIMEOUT_S = 10.0

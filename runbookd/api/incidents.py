@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from engine.lang.model import ID_PATTERN
 from runbookd.api.problems import errors
-from runbookd.service import Service
+from runbookd.service.core import Service
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 from runbookd.store.writer import EntryJob, StoreUnavailable

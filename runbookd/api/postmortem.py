@@ -22,7 +22,7 @@ from runbookd.postmortem.compute import aware
 from runbookd.postmortem.load import NotFound, load_summary_and_runbook
 from runbookd.postmortem.model import FollowUp, FollowUpStatus, Lessons, Summary
 from runbookd.postmortem.render import render
-from runbookd.service import Service
+from runbookd.service.core import Service
 
 #: Answers every route here may give besides its success (documented for OpenAPI clients).
 ERRORS = errors(404)

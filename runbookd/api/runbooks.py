@@ -7,7 +7,7 @@ from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel
 
-from runbookd.service import Service
+from runbookd.service.core import Service
 
 
 class RunbookPublic(SQLModel):

@@ -7,7 +7,7 @@ ingest-performance). SQLModel is used where objects are read by people: see ``ru
 The journal is the source of truth. Every engine input -- an alert, a generic event, a person's
 acknowledgement, a connector's result -- is a journal row before anyone is told it was received.
 The engine's state is a pure function of the applied rows (plus the recorded ticks), so after a
-crash it is rebuilt by replaying them; see ``runbookd.worker``.
+crash it is rebuilt by replaying them; see ``runbookd.service.worker``.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ engine_tick = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
-#: The engine's state at ``applied_seq``, including the ticks up to ``tick_id`` (runbookd.snapshot).
+#: The engine's state at ``applied_seq``, including the ticks up to ``tick_id`` (runbookd.service.snapshots).
 #: A start restores the newest usable row and replays only what came after it.
 engine_snapshot = Table(
     "engine_snapshot",

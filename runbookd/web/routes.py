@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2.sandbox import SandboxedEnvironment
 
 from runbookd.api.approvals import decide_approval
+from runbookd.api.auth import Credentials
 from runbookd.api.incidents import apply_action
-from runbookd.auth import Credentials
-from runbookd.service import Service
+from runbookd.service.core import Service
 from runbookd.web import queries, reports
 from runbookd.web.csrf import FIELD, Csrf
 from runbookd.web.render import make_env, render, stylesheet

@@ -2,7 +2,7 @@
 the browser tests' seeded database, and trying the pages without waiting for real incidents.
 
 Deterministic for a seed. Rows go through the same tables and column shapes as
-``runbookd.worker`` (incident rows with ``detail``, timeline rows with the commands' data), so
+``runbookd.service.worker`` (incident rows with ``detail``, timeline rows with the commands' data), so
 the pages read them exactly as they read real ones. It never touches the journal: these
 incidents exist for reading only, and the engine will not know them (actions on them get 409).
 """

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 
 REPO = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("RUNBOOKD_TEST_DATABASE_URL")
@@ -98,7 +98,7 @@ class Server:
         self.starts += 1
         log = (self.workdir / f"server-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runbookd.cli", "serve", "--host", "127.0.0.1"]
+            [sys.executable, "-m", "runbookd.cli.main", "serve", "--host", "127.0.0.1"]
             + ["--port", str(self.port)],
             cwd=self.workdir,
             env=env,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, T0, Receiver, Server, poll
 
 BROKEN_KEYS = [f"b{i}" for i in range(8)]

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, REPO, T0, Server, poll
 
 TRIALS = int(os.environ.get("RUNBOOKD_TEST_CRASH_TRIALS", "2"))

@@ -15,7 +15,7 @@ def upgrade(database: Database, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RUNBOOKD_DATABASE_URL": database.url}
     env.pop("RUNBOOKD_TEST_DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "runbookd.cli", "db", "upgrade"],
+        [sys.executable, "-m", "runbookd.cli.main", "db", "upgrade"],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import Session
 
-from runbookd.cli import main
-from runbookd.drill import DrillCheck, DrillResult
-from runbookd.drills_store import recent_drill_runs, save_drill_results
+from runbookd.cli.main import main
+from runbookd.drills.run import DrillCheck, DrillResult
+from runbookd.drills.store import recent_drill_runs, save_drill_results
 from runbookd.store import db
 from tests.e2e.harness import REPO, Database
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, REPO, T0, Server, poll
 
 FLAPS = 60

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import REPO, Server, poll
 
 HOOK = "/api/v1/alerts/alertmanager"
@@ -271,7 +271,7 @@ def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     """The ``runbookd`` command line against the running server, as an operator would use it."""
     env = {**os.environ, "RUNBOOKD_URL": server.url}
     return subprocess.run(
-        [sys.executable, "-m", "runbookd.cli", *args],
+        [sys.executable, "-m", "runbookd.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
 from runbookd.store import tables as t
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, T0, Database, Server, TcpProxy, poll
 
 OUTAGE_ANSWERS = 8  # answers the sender must get while the database is away

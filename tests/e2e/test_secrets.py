@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import MetaData
 from werkzeug import Request, Response
 
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, REPO, T0, Database, Server, poll
 
 HOSTILE = (
@@ -194,7 +194,7 @@ def database_files(database: Database) -> list[bytes]:
 def cli(server: Server, *args: str) -> str:
     env = {**os.environ, "RUNBOOKD_URL": server.url}
     done = subprocess.run(
-        [sys.executable, "-m", "runbookd.cli", *args],
+        [sys.executable, "-m", "runbookd.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,

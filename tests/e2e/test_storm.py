@@ -21,7 +21,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, select
 
 from runbookd.store import tables as t
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, REPO, T0, Server, poll
 
 SERVICES = 100

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from runbookd.store import db as store
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from runbookd.web import sample
 from tests.e2e.harness import HOOK, REPO, Server, poll
 

@@ -18,9 +18,9 @@ from connectors.registry import BUILTINS
 from engine.lang.conditions import LEAF_OPS
 from engine.lang.model import Runbook
 from engine.lang.source import load_yaml
-from runbookd.library import load_library
-from runbookd.scenario import load_scenario, run_scenario
-from runbookd.scenario_model import Scenario
+from runbookd.toolchain.library import load_library
+from runbookd.toolchain.scenario import load_scenario, run_scenario
+from runbookd.toolchain.scenario_model import Scenario
 
 DOC_PATH = Path(__file__).parents[3] / "docs" / "runbook-language.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")

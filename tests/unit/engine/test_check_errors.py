@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runbookd.library import load_library
+from runbookd.toolchain.library import load_library
 
 GOOD = Path(__file__).parents[3] / "runbooks" / "03-payment" / "payment-channel-abnormal.yaml"
 

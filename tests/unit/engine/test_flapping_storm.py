@@ -27,7 +27,7 @@ from engine.compiler import compile_runbook
 from engine.executor import Executor, Outcome, Work
 from engine.lang.loader import load_text
 from engine.runtime import Engine
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "runbooks" / "flapping-service.yaml"
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import runbookd.scenario as scenario_module
+import runbookd.toolchain.scenario as scenario_module
 from engine.clock import VirtualClock
 from engine.commands import WORK_KINDS, Command
 from engine.compiler import CompiledRunbook
@@ -32,7 +32,7 @@ from engine.snapshot import (
     refs_of,
     restore,
 )
-from runbookd.library import load_library
+from runbookd.toolchain.library import load_library
 
 REPO = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted((REPO / "tests" / "scenarios").glob("*.yaml"))

@@ -1,7 +1,7 @@
 """A deterministic service core for post-mortem tests: the real journal, engine thread code and
 tables, driven by a virtual wall clock, with connector results supplied by the test.
 
-It stores an incident's records exactly as the running service does (``runbookd.worker``), so a
+It stores an incident's records exactly as the running service does (``runbookd.service.worker``), so a
 summary computed from them is the summary a user would get, with times the test controls.
 """
 
@@ -19,11 +19,11 @@ from sqlalchemy import Engine, insert, select, update
 
 from engine.clock import VirtualClock
 from engine.events import Event
+from runbookd.service.worker import Worker, library_payload
 from runbookd.store import db as store
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, loads
-from runbookd.testing import fingerprint
-from runbookd.worker import Worker, library_payload
+from runbookd.toolchain.testing import fingerprint
 from tests.scratch_db import scratch_database
 
 REPO = Path(__file__).resolve().parents[3]

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
-from runbookd.app import build_app
-from runbookd.auth import Credentials
-from runbookd.cli import main
-from runbookd.service import Options
+from runbookd.api.auth import Credentials
+from runbookd.cli.main import main
+from runbookd.server.app import build_app
+from runbookd.service.core import Options
 from tests.unit.postmortem.rig import PAYMENT, Rig, database_url, run_payment_outage
 
 TOKEN = "pm-test-token-9f2c"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runbookd.cli import main
+from runbookd.cli.main import main
 
 ROOT = Path(__file__).parents[3]
 

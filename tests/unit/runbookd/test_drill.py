@@ -11,10 +11,10 @@ from pydantic import TypeAdapter
 
 from engine.evaluate import holds
 from engine.lang.conditions import Condition
-from runbookd.cli import main
-from runbookd.drill import Driller, DrillResult, drill_runbooks
-from runbookd.drill_synth import Unsatisfiable, example_for_regex, solutions
-from runbookd.library import load_library
+from runbookd.cli.main import main
+from runbookd.drills.run import Driller, DrillResult, drill_runbooks
+from runbookd.drills.synth import Unsatisfiable, example_for_regex, solutions
+from runbookd.toolchain.library import load_library
 
 ROOT = Path(__file__).parents[3]
 CONDITION: TypeAdapter[Condition] = TypeAdapter(Condition)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from runbookd.drill_schedule import DrillJob, add_drill_jobs, cron_trigger, run_drill_job
-from runbookd.drills_store import recent_drill_runs
-from runbookd.library import load_library
-from runbookd.settings import SettingsError, load_settings
+from runbookd.config.settings import SettingsError, load_settings
+from runbookd.drills.schedule import DrillJob, add_drill_jobs, cron_trigger, run_drill_job
+from runbookd.drills.store import recent_drill_runs
 from runbookd.store import db
+from runbookd.toolchain.library import load_library
 
 ROOT = Path(__file__).parents[3]
 # A Wednesday.

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlmodel import Session
 
 from connectors.registry import load_specs
-from runbookd.drill_schedule import DrillJob
-from runbookd.drills_store import recent_drill_runs
-from runbookd.service import Options, Service
+from runbookd.drills.schedule import DrillJob
+from runbookd.drills.store import recent_drill_runs
+from runbookd.service.core import Options, Service
 
 ROOT = Path(__file__).parents[3]
 

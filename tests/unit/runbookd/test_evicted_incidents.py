@@ -18,11 +18,11 @@ from engine.events import Event
 from engine.runtime import RETENTION
 from engine.runtime import Engine as RulesEngine
 from runbookd.api.incidents import read_incident, stored_record
-from runbookd.service import Service
+from runbookd.service.core import Service
+from runbookd.service.worker import Worker, library_payload
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
-from runbookd.testing import fingerprint
-from runbookd.worker import Worker, library_payload
+from runbookd.toolchain.testing import fingerprint
 from tests.unit.postmortem.rig import T0, Rig
 
 

@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Query
 from pydantic import BaseModel
 
-from runbookd.cli import main
+from runbookd.cli.main import main
 
 TOKEN = "s3cret-token-value"
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from runbookd.serve import QUIET_LOGGERS, configure_logging
+from runbookd.server.serve import QUIET_LOGGERS, configure_logging
 
 SECRET_PATH = "/services/T0/B0/hook-SECRET-91c2"
 

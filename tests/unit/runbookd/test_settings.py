@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runbookd.settings import Settings, SettingsError, load_settings, redact_url
+from runbookd.config.settings import Settings, SettingsError, load_settings, redact_url
 
 ROOT = Path(__file__).parents[3]
 SECRETS = ("tok-3f9a", "pw-77c1", "dbpw-0b2e", "hook-51d4")

@@ -14,10 +14,10 @@ from sqlalchemy import ColumnElement, func, select, update
 
 from engine.events import Event
 from engine.snapshot import comparable_state
-from runbookd.snapshot import SnapshotPolicy
+from runbookd.service.snapshots import SnapshotPolicy
+from runbookd.service.worker import Worker, library_payload
 from runbookd.store import tables as t
-from runbookd.testing import fingerprint
-from runbookd.worker import Worker, library_payload
+from runbookd.toolchain.testing import fingerprint
 from tests.unit.postmortem.rig import PAYMENT, T0, Rig, database_url, run_payment_outage
 
 #: A snapshot every few entries, whatever it costs: deterministic, and many of them.
@@ -108,7 +108,7 @@ def test_an_unusable_snapshot_falls_back_to_the_older_one_then_to_a_full_replay(
         conn.execute(
             update(t.engine_snapshot).where(t.engine_snapshot.c.id == newest).values(data=b"junk")
         )
-    with caplog.at_level(logging.WARNING, logger="runbookd.snapshot"):
+    with caplog.at_level(logging.WARNING, logger="runbookd.service.snapshots"):
         worker, replayed_older = restarted(rig)
     assert "not used" in caplog.text
     assert comparable_state(worker.engine) == before

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 from alerts.alertmanager import parse_notification
 from runbookd.store import tables as t
 from runbookd.store.writer import IngestJob, IngestResult, Writer
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from runbookd.library import load_library
-from runbookd.scenario import load_scenario
-from runbookd.scenario_model import Scenario
+from runbookd.toolchain.library import load_library
+from runbookd.toolchain.scenario import load_scenario
+from runbookd.toolchain.scenario_model import Scenario
 
 ROOT = Path(__file__).parents[3]
 RUNBOOKS = ROOT / "runbooks"

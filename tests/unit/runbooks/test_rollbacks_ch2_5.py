@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from runbookd.scenario import ScenarioResult, run_scenario
+from runbookd.toolchain.scenario import ScenarioResult, run_scenario
 
 SCENARIOS = Path(__file__).parents[3] / "tests" / "scenarios"
 

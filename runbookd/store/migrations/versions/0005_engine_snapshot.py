@@ -5,7 +5,7 @@ Revises: 0004
 Create Date: 2026-12-02 16:00:00.000000
 
 Replaying the whole journal made a start with 100,000 stored events take ~50 s. The engine thread
-now stores its state every so often (``runbookd.snapshot``); a start restores the newest usable
+now stores its state every so often (``runbookd.service.snapshots``); a start restores the newest usable
 one and replays the journal entries after ``applied_seq`` and the ``engine_tick`` rows after
 ``tick_id``. Rows are few (the last two are kept) and read newest first by ``id``, the primary
 key, so nothing else is indexed.

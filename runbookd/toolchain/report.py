@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.lang.durations import format_duration
-from runbookd.scenario import ScenarioResult
+from runbookd.toolchain.scenario import ScenarioResult
 
 
 def print_results(results: Sequence[ScenarioResult], out: TextIO, *, verbose: bool = False) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from runbookd.drill import DrillResult
+from runbookd.drills.run import DrillResult
 from runbookd.store.tables import DrillRun
 
 

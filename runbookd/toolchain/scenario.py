@@ -26,8 +26,8 @@ from engine.lang.source import SourceError, load_yaml
 from engine.postmortem import draft_markdown
 from engine.runtime import EngineError
 from engine.simulator import Simulator
-from runbookd.library import load_library
-from runbookd.scenario_model import AlertSpec, Entry, Expect, Scenario, Timing
+from runbookd.toolchain.library import load_library
+from runbookd.toolchain.scenario_model import AlertSpec, Entry, Expect, Scenario, Timing
 
 
 @dataclass

@@ -12,7 +12,7 @@ from engine.lang.durations import format_duration
 from engine.lang.model import Runbook
 from engine.postmortem import draft_markdown
 from engine.simulator import Simulator
-from runbookd.drill_signals import Plan
+from runbookd.drills.signals import Plan
 
 
 @dataclass

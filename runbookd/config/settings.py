@@ -32,7 +32,7 @@ from pydantic_core import ErrorDetails
 from engine.lang.diagnostics import did_you_mean, short_repr
 from engine.lang.durations import Duration, Offset
 from engine.lang.model import ID_PATTERN
-from runbookd.settings_sources import (
+from runbookd.config.sources import (
     Loc,
     Problem,
     apply,
@@ -216,7 +216,7 @@ class DrillSettings(Section):
     @field_validator("cron")
     @classmethod
     def _crontab(cls, value: str) -> str:
-        from runbookd.drill_schedule import cron_trigger
+        from runbookd.drills.schedule import cron_trigger
 
         try:
             cron_trigger(value)

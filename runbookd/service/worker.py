@@ -8,7 +8,7 @@ and a watermark ``engine_state.applied_seq``. For each batch, ONE transaction st
 and the new watermark.
 
 On start the thread rebuilds the engine on a virtual clock: from the newest usable snapshot (see
-``runbookd.snapshot``; taken every so often right after a batch's commit) plus the entries and
+``runbookd.service.snapshots``; taken every so often right after a batch's commit) plus the entries and
 ticks after it, or, without one, by replaying every applied entry and tick. Replayed commands are
 discarded (their effects are already stored); then it continues with what is not applied yet. A
 crash at any instant therefore loses nothing and repeats nothing: the journal has every accepted
@@ -42,8 +42,8 @@ from engine.lang.loader import load_text
 from engine.rules import Matcher
 from engine.runtime import RETENTION, EngineError, IncidentIds
 from engine.runtime import Engine as RulesEngine
-from runbookd.allocator import Trimmer
-from runbookd.snapshot import SnapshotPolicy, Snapshots
+from runbookd.server.allocator import Trimmer
+from runbookd.service.snapshots import SnapshotPolicy, Snapshots
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_from_dict, loads
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from runbookd.drill import DrillResult
+from runbookd.drills.run import DrillResult
 
 DEFAULT_RUNBOOKS = Path("runbooks")
 
@@ -39,14 +39,14 @@ def print_results(results: list[DrillResult], out: TextIO, *, verbose: bool = Fa
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    from runbookd.library import load_library
+    from runbookd.toolchain.library import load_library
 
     if bool(args.ids) == bool(args.all):
         print("runbookd drill: name runbook ids, or use --all", file=sys.stderr)
         return 2
     settings = None
     if args.config:
-        from runbookd.settings import SettingsError, load_settings
+        from runbookd.config.settings import SettingsError, load_settings
 
         try:
             settings = load_settings(Path(args.config))
@@ -73,7 +73,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from runbookd.drill import Driller
+    from runbookd.drills.run import Driller
 
     chosen = list(compiled.values()) if args.all else [compiled[i] for i in args.ids]
     results = [Driller(c).run() for c in chosen]
@@ -91,8 +91,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 def _store(results: list[DrillResult], url: str) -> str | None:
     """Write the results; an error message (URL password hidden) when the database refuses."""
-    from runbookd.drills_store import save_drill_results
-    from runbookd.settings import redact_url
+    from runbookd.config.settings import redact_url
+    from runbookd.drills.store import save_drill_results
     from runbookd.store import db
 
     engine = db.make_engine(url)

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from runbookd.client import DEFAULT_URL, ApiError, Client, Unreachable
+from runbookd.cli.client import DEFAULT_URL, ApiError, Client, Unreachable
 
 PROG = "runbookd postmortem"
 

@@ -1,9 +1,9 @@
-"""``runbookd serve`` and ``runbookd db upgrade``: load the configuration, then run."""
+"""``runbookd serve`` and ``runbookd db upgrade``: load the configuration, then run (the process
+itself is ``runbookd.server.serve``)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -12,7 +12,7 @@ DEFAULT_CONFIG = Path("config.yaml")
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # returns Settings or None
-    from runbookd.settings import SettingsError, load_settings
+    from runbookd.config.settings import SettingsError, load_settings
 
     path = (
         Path(args.config) if args.config else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
@@ -24,58 +24,14 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # retu
         return None
 
 
-#: Loggers of the outbound HTTP client. httpx logs every request's full URL at INFO, and httpcore
-#: the answers' headers at DEBUG; connector URLs carry secrets (a Slack webhook's path, a
-#: ``?token=``) that runbookd masks everywhere else. The executor records each call instead.
-QUIET_LOGGERS = ("httpx", "httpcore")
-
-
-def configure_logging(level: str) -> None:
-    """The service's logging: one line per record, at ``level``; the HTTP client's kept quiet."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    from runbookd import allocator, gcpolicy
+    from runbookd.server.serve import serve, tune_process
 
-    # Before any thread exists: an arena, once a thread took it, stays for the process's life.
-    allocator.cap_arenas()
-    gcpolicy.configure()
-
-    import uvicorn
-
-    from runbookd.app import create_app
-
+    tune_process()  # before anything can start a thread (settings loading does not)
     settings = _settings(args)
     if settings is None:
         return 2
-    configure_logging(settings.log.level)
-    host = args.host or settings.server.host
-    port = args.port if args.port is not None else settings.server.port
-    try:
-        app = create_app(settings)
-    except Exception as exc:  # connector settings and the like: say what, not a traceback
-        print(f"runbookd: cannot start: {exc}", file=sys.stderr)
-        return 2
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        access_log=settings.server.access_log,
-        log_level=settings.log.level,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-    server = uvicorn.Server(config)
-    gcpolicy.freeze_startup()  # after create_app: what it built lives as long as the process
-    server.run()
-    # uvicorn returns normally when the lifespan start failed; the reason is already logged.
-    return 0 if server.started else 3
+    return serve(settings, args.host, args.port)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The ``runbookd`` command line."""
+"""``runbookd check|test|replay|schema``: the offline toolchain's verbs (no server, no network)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ DEFAULT_SCENARIOS = Path("tests/scenarios")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from runbookd.library import load_library
+    from runbookd.toolchain.library import load_library
 
     paths = [Path(p) for p in args.paths] or [DEFAULT_RUNBOOKS]
     library = load_library(paths)
@@ -44,8 +44,8 @@ def _scenario_files(paths: Sequence[str]) -> list[Path]:
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
-    from runbookd.report import print_results, write_junit
-    from runbookd.scenario import run_scenario
+    from runbookd.toolchain.report import print_results, write_junit
+    from runbookd.toolchain.scenario import run_scenario
 
     files = _scenario_files(args.files)
     if not files:
@@ -59,8 +59,8 @@ def _cmd_test(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from runbookd.library import load_library
-    from runbookd.replay import ReplayError, replay
+    from runbookd.toolchain.library import load_library
+    from runbookd.toolchain.replay import ReplayError, replay
 
     library = load_library([Path(args.runbooks)], load_rules=False)
     if not library.ok:
@@ -85,11 +85,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="runbookd", description="Runbook automation for incident response."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser("check", help="validate runbooks (PATH:LINE:COL errors on stderr)")
     check.add_argument("paths", nargs="*", help="runbook files or folders (default: runbooks/)")
     check.set_defaults(func=_cmd_check)
@@ -109,32 +105,3 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_replay)
     schema = sub.add_parser("schema", help="print the JSON Schema of the runbook language")
     schema.set_defaults(func=_cmd_schema)
-    from runbookd.incidents_cli import add_parser as add_incidents_parser
-    from runbookd.serve import add_commands
-
-    add_commands(sub)
-    add_incidents_parser(sub)
-    from runbookd.postmortem_cli import add_parser as add_postmortem_parser
-
-    add_postmortem_parser(sub)
-    from runbookd.connectors_cli import add_parser as add_connectors_parser
-
-    add_connectors_parser(sub)
-    from runbookd.drill_cli import add_parser as add_drill_parser
-
-    add_drill_parser(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -22,16 +22,16 @@ from alerts.polling import Poll
 from alerts.routes import ingest_router
 from connectors.base import ConnectorSpec, Settings
 from runbookd.api.approvals import approvals_router
+from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
 from runbookd.api.postmortem import postmortem_router
 from runbookd.api.runbooks import runbooks_router
-from runbookd.auth import Credentials, require
-from runbookd.drill_schedule import DrillJob
-from runbookd.service import Options, Service
+from runbookd.drills.schedule import DrillJob
+from runbookd.service.core import Options, Service
 from runbookd.web.routes import web_router
 
 if TYPE_CHECKING:
-    from runbookd.settings import Settings as RunbookdSettings
+    from runbookd.config.settings import Settings as RunbookdSettings
 
 
 def build_app(

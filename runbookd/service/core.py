@@ -33,15 +33,15 @@ from engine.events import Event
 from engine.executor import Executor, Outcome, Work
 from engine.lang.diagnostics import Diagnostic
 from engine.runtime import RETENTION
-from runbookd.drill_schedule import DrillJob, add_drill_jobs, run_drill_job
-from runbookd.library import Library, load_library
-from runbookd.metrics import Metrics
-from runbookd.snapshot import SnapshotPolicy
+from runbookd.drills.schedule import DrillJob, add_drill_jobs, run_drill_job
+from runbookd.service.metrics import Metrics
+from runbookd.service.snapshots import SnapshotPolicy
+from runbookd.service.worker import Worker, library_payload
 from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 from runbookd.store.writer import EntryJob, IngestJob, IngestResult, StoreUnavailable, Writer
-from runbookd.worker import Worker, library_payload
+from runbookd.toolchain.library import Library, load_library
 
 log = logging.getLogger(__name__)
 

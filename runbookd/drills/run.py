@@ -28,8 +28,8 @@ from engine.compiler import CompiledRunbook
 from engine.events import Event
 from engine.lang.model import Runbook
 from engine.simulator import Simulator
-from runbookd.drill_score import DrillCheck, DrillResult, Scorer, Trial
-from runbookd.drill_signals import Plan, SignalBuilder
+from runbookd.drills.score import DrillCheck, DrillResult, Scorer, Trial
+from runbookd.drills.signals import Plan, SignalBuilder
 
 __all__ = ["DrillCheck", "DrillResult", "Driller", "drill_runbooks"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from runbookd.client import DEFAULT_URL, ApiError, Client, Json, Unreachable
+from runbookd.cli.client import DEFAULT_URL, ApiError, Client, Json, Unreachable
 
 PROG = "runbookd incidents"
 STATUSES = ("triggered", "acknowledged", "mitigated", "resolved", "closed")

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.lang.conditions import Condition
 from engine.lang.model import Runbook, Step, Trigger
-from runbookd.drill_synth import Unsatisfiable, solutions
+from runbookd.drills.synth import Unsatisfiable, solutions
 
 #: Different solutions tried per trigger (e.g. each alert name of an `in` list, up to this many).
 VARIANTS_PER_TRIGGER = 4

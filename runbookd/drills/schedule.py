@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from engine.compiler import CompiledRunbook
-from runbookd.drill import DrillCheck, Driller, DrillResult
-from runbookd.drills_store import save_drill_results
+from runbookd.drills.run import DrillCheck, Driller, DrillResult
+from runbookd.drills.store import save_drill_results
 
 
 @dataclass(frozen=True)

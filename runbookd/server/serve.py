@@ -1,0 +1,65 @@
+"""The ``runbookd serve`` process: tune the interpreter, build the app, run uvicorn until stopped."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runbookd.config.settings import Settings
+
+#: Loggers of the outbound HTTP client. httpx logs every request's full URL at INFO, and httpcore
+#: the answers' headers at DEBUG; connector URLs carry secrets (a Slack webhook's path, a
+#: ``?token=``) that runbookd masks everywhere else. The executor records each call instead.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
+def configure_logging(level: str) -> None:
+    """The service's logging: one line per record, at ``level``; the HTTP client's kept quiet."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def tune_process() -> None:
+    """Before any thread exists: an arena, once a thread took it, stays for the process's life."""
+    from runbookd.server import allocator, gcpolicy
+
+    allocator.cap_arenas()
+    gcpolicy.configure()
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:
+    """Run the service until it is stopped; the exit status of ``runbookd serve``.
+
+    ``tune_process`` must have run first, before anything started a thread.
+    """
+    import uvicorn
+
+    from runbookd.server import gcpolicy
+    from runbookd.server.app import create_app
+
+    configure_logging(settings.log.level)
+    try:
+        app = create_app(settings)
+    except Exception as exc:  # connector settings and the like: say what, not a traceback
+        print(f"runbookd: cannot start: {exc}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(
+        app,
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        access_log=settings.server.access_log,
+        log_level=settings.log.level,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    gcpolicy.freeze_startup()  # after create_app: what it built lives as long as the process
+    server.run()
+    # uvicorn returns normally when the lifespan start failed; the reason is already logged.
+    return 0 if server.started else 3
