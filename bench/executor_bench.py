@@ -7,7 +7,7 @@
 
 What runs is the service's own path minus the store: ``engine.executor.Executor`` with the real
 ``http`` connector (``connectors.registry.load_specs()["http"]``) and the service's own client
-(``runbookd.service.core.outbound_client``: the keep-alive pool of ``connectors/transport.py``, one
+(``runbookd.service.outbound.outbound_client``: the keep-alive pool of ``connectors/transport.py``, one
 connection per worker kept alive), on uvloop as under ``runbookd serve`` (``--loop asyncio``
 for the plain loop). The baseline is stock httpx (its own pool; ``--keepalive`` keeps one
 connection per worker alive there too).
@@ -65,7 +65,7 @@ import httpx
 
 from connectors.registry import load_specs
 from engine.executor import Executor, Outcome, Work
-from runbookd.service.core import outbound_client
+from runbookd.service.outbound import outbound_client
 
 DEFAULT_WORKERS = (16, 32, 64)
 DEFAULT_CALLS = 1_000

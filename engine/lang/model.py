@@ -2,7 +2,7 @@
 
 docs/runbook-language.md is the reference for every field; the descriptions here feed the JSON
 Schema that editors use (``runbookd schema``). Cross-field checks that need the whole runbook
-(references, reachability, templates, connector parameters) live in ``engine.lang.checks``.
+(references, reachability, templates, connector parameters) live in ``engine.checks``.
 """
 
 from __future__ import annotations

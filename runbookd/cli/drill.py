@@ -91,7 +91,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 def _store(results: list[DrillResult], url: str) -> str | None:
     """Write the results; an error message (URL password hidden) when the database refuses."""
-    from runbookd.config.settings import redact_url
+    from runbookd.config.sections import redact_url
     from runbookd.drills.store import save_drill_results
     from runbookd.store import db
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.lang.durations import format_duration
 from engine.lang.model import DEFAULT_SECTIONS, Runbook
 from runbookd.postmortem.model import (
     AlertCount,
@@ -28,6 +27,7 @@ from runbookd.postmortem.model import (
     Summary,
     Timings,
 )
+from runbookd.postmortem.narrative import what_happened
 
 #: Incident statuses after which the summary is final rather than a draft.
 FINAL_STATUSES = frozenset({"resolved", "closed"})
@@ -355,48 +355,3 @@ def _lessons(row: Mapping[str, Any] | None) -> Lessons | None:
     return Lessons(
         text=str(row["text"]), updated=aware(row["updated_at"]), updated_by=str(row["updated_by"])
     )
-
-
-def _ago(seconds: float | None) -> str:
-    return format_duration_s(seconds) if seconds is not None else "-"
-
-
-def format_duration_s(seconds: float) -> str:
-    """``754.0`` -> ``12m34s``; under a second -> ``0s``."""
-    from datetime import timedelta
-
-    if seconds < 1:
-        return "0s"
-    return format_duration(timedelta(seconds=round(seconds)))
-
-
-def what_happened(s: Summary) -> list[str]:
-    """Two or three plain sentences, built from the classification and the computed figures."""
-    kind = " ".join(p for p in (s.scope, s.complexity, s.nature) if p)
-    first = (
-        f"{s.title} (plan section {s.section}): a {kind} incident of {s.severity} severity, "
-        f"opened by runbook {s.runbook} version {s.runbook_version} for {s.key or 'its only key'}."
-    )
-    t = s.timings
-    parts = []
-    if t.acknowledged is not None:
-        parts.append(
-            f"acknowledged by {t.acknowledged_by or 'someone'} after {_ago(t.time_to_acknowledge)}"
-        )
-    if t.mitigated is not None:
-        parts.append(f"mitigated after {_ago(t.time_to_mitigate)}")
-    if t.resolved is not None:
-        parts.append(f"resolved after {_ago(t.time_to_resolve)}")
-    if not parts:
-        second = "Nobody has acknowledged it yet and it is not resolved."
-    else:
-        done = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        second = f"It was {done}" + ("." if t.resolved is not None else "; it is not resolved yet.")
-    alerts = sum(a.count for a in s.alerts)
-    ok = sum(1 for step in s.steps if step.outcome == "ok")
-    third = (
-        f"{alerts} alert notification(s) of {len(s.alerts)} kind(s) were attached; "
-        f"{ok} of {len(s.steps)} handling step(s) succeeded; "
-        f"{len(s.escalation)} escalation level(s) were notified."
-    )
-    return [first, second, third]

@@ -26,10 +26,10 @@ from typing import Any, Literal
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from runbookd.postmortem.compute import format_duration_s
 from runbookd.postmortem.load import RunbookSource
 from runbookd.postmortem.markdown import escape_markdown
 from runbookd.postmortem.model import Summary
+from runbookd.postmortem.narrative import format_duration_s
 
 Format = Literal["md", "html"]
 

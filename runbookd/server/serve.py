@@ -27,7 +27,7 @@ def configure_logging(level: str) -> None:
 
 def tune_process() -> None:
     """Before any thread exists: an arena, once a thread took it, stays for the process's life."""
-    from runbookd.server import allocator, gcpolicy
+    from runbookd.service import allocator, gcpolicy
 
     allocator.cap_arenas()
     gcpolicy.configure()
@@ -40,8 +40,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """
     import uvicorn
 
-    from runbookd.server import gcpolicy
     from runbookd.server.app import create_app
+    from runbookd.service import gcpolicy
 
     configure_logging(settings.log.level)
     try:

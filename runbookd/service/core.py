@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,28 +18,28 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
 from alerts.alertmanager import Notification
 from alerts.amapi import fetch_group
-from alerts.inbox import Accepted, Receipt, Unavailable
+from alerts.inbox import Receipt
 from alerts.polling import Poll, run_poll
 from connectors.base import ConnectorSpec, Settings
-from connectors.transport import PooledTransport
 from engine.breaker import Breakers
 from engine.commands import Command
-from engine.events import Event
-from engine.executor import Executor, Outcome, Work
+from engine.executor import Executor, Work
 from engine.lang.diagnostics import Diagnostic
 from engine.runtime import RETENTION
 from runbookd.drills.schedule import DrillJob, add_drill_jobs, run_drill_job
+from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
+from runbookd.service.outbound import outbound_client
+from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
-from runbookd.service.worker import Worker, library_payload
+from runbookd.service.worker import Worker
 from runbookd.store import db
 from runbookd.store import tables as t
-from runbookd.store.codec import loads
-from runbookd.store.writer import EntryJob, IngestJob, IngestResult, StoreUnavailable, Writer
+from runbookd.store.writer import EntryJob, Writer
 from runbookd.toolchain.library import Library, load_library
 
 log = logging.getLogger(__name__)
@@ -71,111 +70,6 @@ class Options:
     breaker_failures: int = 5
     breaker_open_for: float = 30.0
     drills: tuple[DrillJob, ...] = ()
-
-
-#: Connections beyond the executor's workers, for the polls and Alertmanager fetches that share
-#: the client: they must not queue behind a pool full of connector calls.
-SPARE_CONNECTIONS = 4
-
-
-def outbound_client(workers: int, environ: Mapping[str, str] | None = None) -> httpx.AsyncClient:
-    """The one outbound HTTP client: connector calls, polls, Alertmanager fetches.
-
-    No timeout of its own (httpx's default is 5 s): the executor bounds each call with the step's
-    ``timeout`` (``engine.default_timeout`` otherwise) and the polls and fetches pass theirs, so
-    a step allowed 30 s is not cut at 5 s. The pool holds a connection per executor worker: at
-    most that many calls run at once.
-
-    The transport is ``connectors.transport.PooledTransport``, whose work per request does not
-    grow with the pool (httpx's own pool checks every pooled connection on every request: about
-    two thirds of a connector call's CPU here). It does not do proxies, so when the environment
-    names one (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, as httpx reads them) the client
-    keeps httpx's own transports, which honour it and ``NO_PROXY``.
-    """
-    limits = httpx.Limits(
-        max_connections=workers + SPARE_CONNECTIONS, max_keepalive_connections=workers
-    )
-    if _proxies(os.environ if environ is None else environ):
-        return httpx.AsyncClient(timeout=None, limits=limits)
-    transport = PooledTransport(
-        max_connections=workers + SPARE_CONNECTIONS, max_keepalive_connections=workers
-    )
-    return httpx.AsyncClient(timeout=None, transport=transport)
-
-
-def _proxies(environ: Mapping[str, str]) -> bool:
-    names = {"http_proxy", "https_proxy", "all_proxy"}
-    return any(k.lower() in names and v.strip() for k, v in environ.items())
-
-
-class JournalInbox:
-    """``alerts.inbox.Inbox`` on the journal writer."""
-
-    def __init__(self, writer: Writer) -> None:
-        self._writer = writer
-
-    async def put(self, events: list[Event], receipt: Receipt) -> Accepted:
-        job = IngestJob(
-            events=events,
-            source=receipt.source,
-            received_at=receipt.received_at,
-            receiver=receipt.receiver,
-            group_key=receipt.group_key,
-            external_url=receipt.external_url,
-            truncated_alerts=receipt.truncated_alerts,
-        )
-        try:
-            result: IngestResult = await self._writer.submit_async(job)
-        except StoreUnavailable as exc:
-            raise Unavailable(str(exc)) from None
-        return Accepted(result.accepted, result.duplicates, result.stale)
-
-
-class OutboxPort:
-    """``engine.executor.WorkPort`` on the outbox table and the journal writer."""
-
-    def __init__(self, db_engine: Engine, writer: Writer, metrics: Metrics) -> None:
-        self._db = db_engine
-        self._writer = writer
-        self._metrics = metrics
-
-    def pending(self, limit: int, exclude: frozenset[str]) -> list[Work]:
-        query = (
-            select(t.outbox.c.call_id, t.outbox.c.kind, t.outbox.c.payload)
-            .where(t.outbox.c.status == "pending")
-            .order_by(t.outbox.c.created_at)
-            .limit(limit)
-        )
-        if exclude:
-            # In SQL, not after loading: the executor asks again after every finished call, and
-            # reading and parsing the payloads of every call in flight each time was a fifth of
-            # the CPU of the thread that runs this in a burst.
-            query = query.where(t.outbox.c.call_id.not_in(exclude))
-        with self._db.connect() as conn:
-            rows = conn.execute(query).all()
-        return [Work(cid, kind, loads(payload)) for cid, kind, payload in rows]
-
-    async def finish(self, work: Work, outcome: Outcome) -> None:
-        payload: dict[str, Any] = {"call_id": work.call_id, "seconds": round(outcome.seconds, 4)}
-        if outcome.error is None:
-            payload["result"] = outcome.result or {}
-        else:
-            payload["error"] = outcome.error
-            payload["retryable"] = outcome.retryable
-        job = EntryJob(
-            kind="call_result",
-            payload=payload,
-            at=datetime.now(UTC),
-            outbox_call_id=work.call_id,
-            outbox_status="done" if outcome.error is None else "failed",
-            outbox_error=outcome.error,
-            wants_seq=False,
-        )
-        await self._writer.submit_async(job)
-        connector = str(work.data.get("connector"))
-        self._metrics.notifications.labels(
-            connector, "ok" if outcome.error is None else "failed"
-        ).inc()
 
 
 class Service:

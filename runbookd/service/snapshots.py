@@ -39,7 +39,13 @@ log = logging.getLogger(__name__)
 #: How the worker turns journal entries into engine inputs (and this module its references) is
 #: part of what a snapshot depends on, besides the engine's own source.
 _HERE = Path(__file__).resolve().parent
-_SOURCES = (_HERE / "worker.py", _HERE / "snapshots.py", _HERE.parent / "store" / "codec.py")
+# The engine thread's code that decides what state a replay builds.
+_SOURCES = (
+    _HERE / "worker.py",
+    _HERE / "journal.py",
+    _HERE / "snapshots.py",
+    _HERE.parent / "store" / "codec.py",
+)
 
 
 @dataclass(frozen=True)

@@ -24,38 +24,33 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select
 
 from engine.clock import Clock, SystemClock, VirtualClock
-from engine.commands import WORK_KINDS, Command
-from engine.compiler import CompiledRunbook, compile_runbook
+from engine.commands import Command
 from engine.executor import Work
-from engine.incident import Incident
-from engine.incident import Status as EngineStatus
-from engine.lang.loader import load_text
 from engine.rules import Matcher
-from engine.runtime import RETENTION, EngineError, IncidentIds
 from engine.runtime import Engine as RulesEngine
-from runbookd.server.allocator import Trimmer
+from engine.runtime import EngineError, IncidentIds
+from runbookd.service.allocator import Trimmer
+from runbookd.service.approvals import APPROVAL_KINDS, ApprovalsView
+from runbookd.service.effects import store_effects
+from runbookd.service.journal import compile_payload, read_entries, read_ticks
 from runbookd.service.snapshots import SnapshotPolicy, Snapshots
 from runbookd.store import tables as t
-from runbookd.store.codec import dumps, event_from_dict, loads
+from runbookd.store.codec import event_from_dict
 
 log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Longest time the stored watermark may trail batches that had no effect.
 WATERMARK_EVERY_S = 1.0
-#: Commands after which the list of waiting approvals can differ.
-_APPROVAL_KINDS = frozenset(
-    {"request_approval", "decide_approval", "resolve", "step_outcome", "close", "reopen"}
-)
 
 
 @dataclass(frozen=True)
@@ -64,43 +59,6 @@ class Applied:
 
     seq: int
     error: str | None
-
-
-def library_payload(
-    files: list[tuple[str, str]], retention: float = RETENTION.total_seconds()
-) -> dict[str, Any]:
-    """The journal form of a runbook library: file names and texts, so replay needs no files.
-
-    It also carries the engine's memory retention in seconds (settings ``engine.retention``):
-    journaled, so a replay drops resolved incidents from memory exactly when the first run did.
-    Libraries journaled before retention existed have none, and replay keeps every incident up
-    to them, as the version that wrote them did.
-    """
-    return {
-        "files": [{"file": f, "text": text} for f, text in sorted(files)],
-        "retention_s": retention,
-    }
-
-
-def compile_payload(payload: dict[str, Any]) -> list[CompiledRunbook]:
-    out = []
-    for item in payload["files"]:
-        loaded, problems = load_text(item["text"], item["file"])
-        if loaded is None:  # validated before it was journaled; a failure here is a bug
-            raise RuntimeError(f"journaled runbook {item['file']} no longer loads: {problems}")
-        out.append(compile_runbook(loaded.runbook))
-    return out
-
-
-def public_status(incident: Incident) -> str:
-    """The API's lifecycle: triggered -> acknowledged -> mitigated -> resolved -> closed."""
-    if incident.status is EngineStatus.closed:
-        return "closed"
-    if incident.status is EngineStatus.resolved:
-        return "resolved"
-    if incident.mitigated_at is not None:
-        return "mitigated"
-    return "acknowledged" if incident.status is EngineStatus.acknowledged else "triggered"
 
 
 class Worker:
@@ -142,7 +100,7 @@ class Worker:
         self.last_error: str | None = None
         #: approvals waiting for a person, as of the last commit (read by the API thread)
         self.approvals: list[dict[str, Any]] = []
-        self._approval_rows: dict[str, dict[str, Any]] = {}
+        self._approvals = ApprovalsView()
         self._saved_at = 0.0
         # The shared write lock (see Writer), the one this thread's commits take too.
         self.snapshots = Snapshots(db, self._write_lock, snapshots)
@@ -190,7 +148,7 @@ class Worker:
             start, after_tick = restored.applied_seq, restored.tick_id
         count = 0
         with self._db.connect() as conn:
-            ticks = self._ticks(conn, after_tick)
+            ticks = read_ticks(conn, after_tick, self.applied_seq)
             tick = next(ticks, None)
             # Ticks before the first replayed entry: with a snapshot, those that came after it
             # (the engine fired timers with no new entry); from seq 0, none can matter (no
@@ -199,13 +157,13 @@ class Worker:
                 if start:
                     self._tick(tick[1])
                 tick = next(ticks, None)
-            for seq, kind, at, payload in self._entries(conn, start, self.applied_seq):
+            for seq, kind, at, payload in read_entries(conn, start, self.applied_seq):
                 self._apply(seq, kind, at, payload)
                 count += 1
                 while tick is not None and tick[0] == seq:
                     self._tick(tick[1])
                     tick = next(ticks, None)
-        self.approvals = self._approvals_view()
+        self.approvals = self._approvals.rows(self.engine)
         return count
 
     def start(self) -> None:
@@ -290,7 +248,7 @@ class Worker:
     def _step(self) -> bool:
         """One batch: apply new entries and due timers, commit. True when there may be more."""
         with self._db.connect() as conn:
-            rows = list(self._entries(conn, self.applied_seq, None, limit=self._batch_max))
+            rows = list(read_entries(conn, self.applied_seq, None, limit=self._batch_max))
         commands: list[Command] = []
         outcomes: list[Applied] = []
         started = time.perf_counter()
@@ -323,8 +281,10 @@ class Worker:
         # else: entries with no effect. Their watermark is stored with the next effect (or
         # within a second); replaying them after a crash is harmless, they change nothing stored.
         self.applied_seq = last
-        if any(c.kind in _APPROVAL_KINDS for c in commands):
-            self.approvals = self._approvals_view({c.incident for c in commands if c.incident})
+        if any(c.kind in APPROVAL_KINDS for c in commands):
+            self.approvals = self._approvals.rows(
+                self.engine, {c.incident for c in commands if c.incident}
+            )
         self._resolve_waiters(outcomes)
         if self._on_applied is not None:
             self._on_applied(commands, time.perf_counter() - started)
@@ -387,128 +347,20 @@ class Worker:
             return engine.decide(p["approval"], bool(p["approved"]), p["by"])
         raise EngineError(f"unknown action {action!r}")
 
-    def _approvals_view(self, touched: set[str] | None = None) -> list[dict[str, Any]]:
-        """The waiting approvals; rows of incidents outside ``touched`` are reused.
-
-        Every payment incident waits for an approval, so the list grows with open incidents and
-        rebuilding every row after every batch was 10 % of the engine thread in a burst. A row
-        can only change in a batch with commands for its incident (the request, the decision,
-        the timeout's escalation all are), so only those are rebuilt; ``None`` rebuilds all.
-        """
-        rows: dict[str, dict[str, Any]] = {}
-        for approval_id, (incident_id, step_id) in self.engine.waiting_approvals().items():
-            row = self._approval_rows.get(approval_id)
-            if (
-                touched is None
-                or incident_id in touched
-                or row is None
-                or (row["incident"], row["step"]) != (incident_id, step_id)
-            ):
-                row = self._approval_row(approval_id, incident_id, step_id)
-            rows[approval_id] = row
-        self._approval_rows = rows
-        # A new list each time: the API thread reads the old one without a lock.
-        return list(rows.values())
-
-    def _approval_row(self, approval_id: str, incident_id: str, step_id: str) -> dict[str, Any]:
-        incident = self.engine.incidents.get(incident_id)
-        timer = self.engine.timers.get(f"{incident_id}:approval:{step_id}")
-        return {
-            "id": approval_id,
-            "incident": incident_id,
-            "runbook": incident.runbook if incident else None,
-            "step": step_id,
-            "deadline": timer.due.isoformat() if timer else None,
-        }
-
     def _tick(self, at: datetime) -> list[Command]:
         self.clock.set(max(at, self.clock.now()))
         return self.engine.advance()
 
     # --- storage --------------------------------------------------------------------------
 
-    def _entries(
-        self, conn: Connection, after: int, upto: int | None, limit: int | None = None
-    ) -> Iterator[tuple[int, str, datetime, dict[str, Any]]]:
-        if upto is None and limit is not None:  # the engine thread's every batch
-            rows = conn.execute(_NEXT_ENTRIES, {"after": after, "limit": limit})
-        else:
-            query = select(t.journal).where(t.journal.c.seq > after).order_by(t.journal.c.seq)
-            if upto is not None:
-                query = query.where(t.journal.c.seq <= upto)
-            if limit is not None:
-                query = query.limit(limit)
-            rows = conn.execution_options(yield_per=2000).execute(query)
-        for row in rows:
-            yield int(row.seq), row.kind, _aware(row.at), loads(row.payload)
-
-    def _ticks(self, conn: Connection, after_id: int) -> Iterator[tuple[int, datetime]]:
-        query = (
-            select(t.engine_tick.c.after_seq, t.engine_tick.c.at)
-            .where(t.engine_tick.c.id > after_id, t.engine_tick.c.after_seq <= self.applied_seq)
-            .order_by(t.engine_tick.c.id)
-        )
-        for after, at in conn.execute(query).all():
-            yield int(after), _aware(at)
-
     def _commit(
         self, commands: list[Command], last: int, ticks: list[tuple[int, datetime]]
     ) -> list[Work]:
-        """Store a batch's effects and watermark; returns its connector calls as the executor
-        would read them back from the outbox (the same decoded payloads)."""
-        now = self._wall.now()
+        """Store a batch's effects and watermark (``runbookd.service.effects``)."""
         with self._write_lock, self._db.begin() as conn:
-            work = [
-                {
-                    "call_id": c.data["call_id"],
-                    "incident_id": c.incident,
-                    "kind": c.kind,
-                    "created_at": c.at,
-                    "payload": dumps(c.data),
-                    "status": "pending",
-                }
-                for c in commands
-                if c.kind in WORK_KINDS
-            ]
-            if work:
-                conn.execute(_INSERT_OUTBOX, work)
-            if commands:
-                conn.execute(
-                    _INSERT_TIMELINE,
-                    [
-                        {
-                            "incident_id": c.incident,
-                            "at": c.at,
-                            "kind": c.kind,
-                            "summary": c.detail(),
-                            "data": dumps(c.data),
-                            "journal_seq": last,
-                        }
-                        for c in commands
-                    ],
-                )
-            touched = sorted({c.incident for c in commands if c.incident})
-            if touched:
-                self._save_incidents(conn, touched, now)
-            if ticks:
-                conn.execute(_INSERT_TICK, [{"after_seq": s, "at": a} for s, a in ticks])
-            conn.execute(_WATERMARK, {"b_seq": last, "b_at": now})
-        return [Work(w["call_id"], w["kind"], loads(w["payload"])) for w in work]
-
-    def _save_incidents(self, conn: Connection, ids: list[str], now: datetime) -> None:
-        existing = set(conn.execute(_INCIDENT_IDS, {"ids": ids}).scalars())
-        new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        for incident_id in ids:
-            incident = self.engine.incidents.get(incident_id)
-            if incident is None:  # left memory: a note or late call result, its row is as stored
-                continue
-            row = {"id": incident_id, **incident_row(incident, now)}
-            (changed if incident_id in existing else new).append(row)
-        if new:
-            conn.execute(_INSERT_INCIDENT, new)
-        if changed:  # one executemany, keyed by the b_id bind (the column name is taken)
-            conn.execute(_INCIDENT_UPDATE, [{"b_id": r.pop("id"), **r} for r in changed])
+            return store_effects(
+                conn, commands, last, ticks, self.engine.incidents, self._wall.now()
+            )
 
     def _resolve_waiters(self, outcomes: list[Applied]) -> None:
         with self._waiters_lock:
@@ -534,66 +386,3 @@ def _tell(future: Future[Applied], outcome: Applied) -> None:
     # making the engine rebuild itself from the whole journal.
     with contextlib.suppress(InvalidStateError):
         future.set_result(outcome)
-
-
-def incident_row(incident: Incident, now: datetime) -> dict[str, Any]:
-    rb = incident.compiled.runbook
-    return {
-        "runbook": rb.id,
-        "runbook_version": rb.version,
-        "section": rb.section,
-        "title": rb.title,
-        "severity": incident.severity.value,
-        "status": public_status(incident),
-        "key": incident.key,
-        "labels": dict(incident.labels),
-        "opened_at": incident.opened_at,
-        "acknowledged_at": incident.acked_at,
-        "acknowledged_by": incident.acked_by,
-        "mitigated_at": incident.mitigated_at,
-        "resolved_at": incident.resolved_at,
-        "resolved_by": incident.resolved_by,
-        "closed_at": incident.closed_at,
-        "alerts": len(incident.alerts) or sum(incident.alert_names.values()),
-        "detail": {
-            "nature": incident.nature.value,
-            "scope": incident.scope.value,
-            "complexity": incident.complexity.value,
-            "team": rb.team,
-            "trigger": incident.trigger,
-            "level": incident.level,
-            "handling": incident.handling,
-            # The correlated alerts (capped: an alert storm must not make one row huge).
-            "alerts": list(incident.alert_info.values())[:200],
-            "alert_names": dict(incident.alert_names),
-        },
-        "updated_at": now,
-    }
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; every stored time is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-_INCIDENT_UPDATE = update(t.incident).where(t.incident.c.id == bindparam("b_id"))
-
-# The engine thread's statements, built once. A statement object caches its own cache key, so
-# reusing it skips SQLAlchemy's per-call construction and cache-key work (a fifth of the engine
-# thread's CPU when every batch built them afresh).
-_INCIDENT_IDS = select(t.incident.c.id).where(t.incident.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT_INCIDENT = insert(t.incident)
-_INSERT_OUTBOX = insert(t.outbox)
-_INSERT_TIMELINE = insert(t.timeline)
-_INSERT_TICK = insert(t.engine_tick)
-_WATERMARK = (
-    update(t.engine_state)
-    .where(t.engine_state.c.id == 1)
-    .values(applied_seq=bindparam("b_seq"), updated_at=bindparam("b_at"))
-)
-_NEXT_ENTRIES = (
-    select(t.journal)
-    .where(t.journal.c.seq > bindparam("after"))
-    .order_by(t.journal.c.seq)
-    .limit(bindparam("limit"))
-)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from connectors.base import ConnectorSpec
 from connectors.registry import load_specs
+from engine.checks import check_all
 from engine.compiler import CompiledRunbook, compile_runbook
-from engine.lang.checks import check_all
 from engine.lang.diagnostics import Diagnostic
 from engine.lang.loader import LoadedRunbook, find_runbook_files, load_file
 

@@ -26,7 +26,7 @@ from runbookd.api.approvals import decide_approval
 from runbookd.api.auth import Credentials
 from runbookd.api.incidents import apply_action
 from runbookd.service.core import Service
-from runbookd.web import queries, reports
+from runbookd.web import facts, queries, reports
 from runbookd.web.csrf import FIELD, Csrf
 from runbookd.web.render import make_env, render, stylesheet
 from runbookd.web.timeline import chart
@@ -80,7 +80,7 @@ class Pages:
                     return fn(conn, *args)
             except HTTPException:
                 raise
-            except reports.PeriodError:
+            except facts.PeriodError:
                 raise
             except Exception as exc:
                 raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
@@ -313,8 +313,8 @@ def web_router(
     async def report(request: Request) -> HTMLResponse:
         params = request.query_params
         try:
-            period = reports.Period.parse(params.get("from"), params.get("to"), pages.now().date())
-        except reports.PeriodError as exc:
+            period = facts.Period.parse(params.get("from"), params.get("to"), pages.now().date())
+        except facts.PeriodError as exc:
             return pages.error(request, 400, str(exc))
         try:
             sections = await pages.read(reports.build, period)

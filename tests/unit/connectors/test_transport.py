@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from connectors.transport import PooledTransport
-from runbookd.service.core import outbound_client
+from runbookd.service.outbound import outbound_client
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 CLOSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"

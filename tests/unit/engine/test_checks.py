@@ -1,4 +1,4 @@
-"""engine.lang.checks: every class of whole-runbook error, each at its node, all at once."""
+"""engine.checks: every class of whole-runbook error, each at its node, all at once."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import engine.lang.checks as checks
+import engine.checks as checks
 from connectors.base import ConnectorSpec, Params
-from engine.lang.checks import check_all, check_runbook
+from engine.checks import check_all, check_runbook
 from engine.lang.loader import LoadedRunbook, load_text
 from engine.rules import validate_in_child
 

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.registry import load_specs
+from engine.checks import check_runbook
 from engine.compiler import compile_runbook
 from engine.events import Event
-from engine.lang.checks import check_runbook
 from engine.lang.loader import load_text
 from engine.rules import Matcher, validate_in_child
 from engine.simulator import Simulator

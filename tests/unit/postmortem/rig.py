@@ -19,7 +19,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from engine.clock import VirtualClock
 from engine.events import Event
-from runbookd.service.worker import Worker, library_payload
+from runbookd.service.journal import library_payload
+from runbookd.service.worker import Worker
 from runbookd.store import db as store
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, loads

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from runbookd.cli import serve
-from runbookd.server import allocator
+from runbookd.service import allocator
 
 pytestmark = pytest.mark.skipif(
     allocator._glibc() is None, reason="the arena cap only exists with glibc"
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 THREADS = """
 import ctypes, os, sys, tempfile, threading
-from runbookd.server import allocator
+from runbookd.service import allocator
 print(allocator.cap_arenas() if sys.argv[1] == "cap" else "-")
 barrier = threading.Barrier(8)
 def work():
@@ -78,7 +78,7 @@ def test_serve_caps_the_arenas_before_anything_else(monkeypatch: pytest.MonkeyPa
 
 FRAGMENTED = """
 import re, sys
-from runbookd.server.allocator import Trimmer
+from runbookd.service.allocator import Trimmer
 def rss():
     return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 held = [bytearray(2048) for _ in range(40_000)]  # about 80 MB from glibc's malloc

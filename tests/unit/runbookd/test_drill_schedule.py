@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from runbookd.config.cron import cron_trigger
 from runbookd.config.settings import SettingsError, load_settings
-from runbookd.drills.schedule import DrillJob, add_drill_jobs, cron_trigger, run_drill_job
+from runbookd.drills.schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.drills.store import recent_drill_runs
 from runbookd.store import db
 from runbookd.toolchain.library import load_library

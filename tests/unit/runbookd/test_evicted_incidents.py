@@ -19,7 +19,8 @@ from engine.runtime import RETENTION
 from engine.runtime import Engine as RulesEngine
 from runbookd.api.incidents import read_incident, stored_record
 from runbookd.service.core import Service
-from runbookd.service.worker import Worker, library_payload
+from runbookd.service.journal import library_payload
+from runbookd.service.worker import Worker
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 from runbookd.toolchain.testing import fingerprint

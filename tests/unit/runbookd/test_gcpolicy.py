@@ -1,4 +1,4 @@
-"""The service's collector thresholds space out full collections (runbookd/server/gcpolicy.py); that
+"""The service's collector thresholds space out full collections (runbookd/service/gcpolicy.py); that
 `runbookd serve` applies them is tested in test_serve_gc.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 # (open incidents), which is what makes CPython run full collections. Prints how many it ran.
 CHURN = """
 import gc, sys
-from runbookd.server import gcpolicy
+from runbookd.service import gcpolicy
 if sys.argv[1] == "policy":
     gcpolicy.configure()
 full = 0

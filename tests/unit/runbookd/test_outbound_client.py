@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from connectors.base import CallContext, Runtime
 from connectors.http import SPEC
-from runbookd.service.core import outbound_client
+from runbookd.service.outbound import outbound_client
 
 
 class Recorder(MetaPathFinder):

@@ -1,4 +1,4 @@
-"""``runbookd serve`` runs with the collector set up for a service (runbookd/server/gcpolicy.py).
+"""``runbookd serve`` runs with the collector set up for a service (runbookd/service/gcpolicy.py).
 
 Without it the default young threshold promoted the objects of requests in flight and full
 collections walked every object built at start: about 0.1 ms of CPU per webhook request.
@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from runbookd.cli.serve import cmd_serve
-from runbookd.server.gcpolicy import FULL_AFTER, YOUNG_AFTER
+from runbookd.service.gcpolicy import FULL_AFTER, YOUNG_AFTER
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from sqlalchemy import ColumnElement, func, select, update
 
 from engine.events import Event
 from engine.snapshot import comparable_state
+from runbookd.service.journal import library_payload
 from runbookd.service.snapshots import SnapshotPolicy
-from runbookd.service.worker import Worker, library_payload
+from runbookd.service.worker import Worker
 from runbookd.store import tables as t
 from runbookd.toolchain.testing import fingerprint
 from tests.unit.postmortem.rig import PAYMENT, T0, Rig, database_url, run_payment_outage

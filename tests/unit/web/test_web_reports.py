@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from runbookd.store import tables as t
-from runbookd.web import reports
-from runbookd.web.reports import Period, PeriodError
+from runbookd.web import facts, reports
+from runbookd.web.facts import Period, PeriodError
 from tests.unit.web.conftest import AddIncident
 
 # Monday 2026-11-02 .. Sunday 2026-11-15: two ISO weeks (W45, W46).
@@ -17,7 +17,7 @@ MON = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PERIOD = Period(date(2026, 11, 2), date(2026, 11, 15))
 
 
-def table(section: reports.Section) -> list[list[object]]:
+def table(section: facts.Section) -> list[list[object]]:
     return section.table.rows
 
 
@@ -28,9 +28,9 @@ def test_counts_by_severity_nature_and_chapter(engine: Engine, add_incident: Add
     add_incident(MON - timedelta(days=1), severity="low", section="3.3")  # before the period
     add_incident(MON + timedelta(days=14), severity="low", section="3.3")  # after it
     with engine.connect() as conn:
-        sev = reports.by_severity(reports.Report(conn, PERIOD))
-        nature = reports.by_nature(reports.Report(conn, PERIOD))
-        chapter = reports.by_chapter(reports.Report(conn, PERIOD))
+        sev = reports.by_severity(facts.Report(conn, PERIOD))
+        nature = reports.by_nature(facts.Report(conn, PERIOD))
+        chapter = reports.by_chapter(facts.Report(conn, PERIOD))
     assert table(sev) == [["critical", 2], ["high", 0], ["medium", 0], ["low", 1]]
     assert sorted(map(tuple, table(nature))) == [
         ("business", 1),
@@ -53,7 +53,7 @@ def test_weekly_mtta_and_mttr(engine: Engine, add_incident: AddIncident) -> None
     w46 = MON + timedelta(days=7)
     add_incident(w46, resolved=w46 + timedelta(minutes=30))
     with engine.connect() as conn:
-        section = reports.weekly_times(reports.Report(conn, PERIOD))
+        section = reports.weekly_times(facts.Report(conn, PERIOD))
     assert table(section) == [
         ["2026-W45", 2, 3.0, 2, 60.0, 1],
         ["2026-W46", 1, None, 0, 30.0, 1],
@@ -70,8 +70,8 @@ def test_escalation_and_remediation_rates(engine: Engine, add_incident: AddIncid
     add_incident(MON, runbook="rb-a", level=0)  # no step ran: not a remediation
     add_incident(MON, runbook="rb-b", level=2)
     with engine.connect() as conn:
-        esc = reports.escalation_rate(reports.Report(conn, PERIOD))
-        rem = reports.remediation(reports.Report(conn, PERIOD))
+        esc = reports.escalation_rate(facts.Report(conn, PERIOD))
+        rem = reports.remediation(facts.Report(conn, PERIOD))
     assert table(esc) == [
         ["rb-a", 4, 1, 25.0],
         ["rb-b", 1, 1, 100.0],
@@ -85,7 +85,7 @@ def test_noisy_runbooks_ranked_by_incidents(engine: Engine, add_incident: AddInc
         add_incident(MON, runbook="noisy", alerts=5, resolved=MON + timedelta(minutes=1))
     add_incident(MON, runbook="quiet", alerts=2, acked=MON, resolved=MON + timedelta(minutes=1))
     with engine.connect() as conn:
-        section = reports.noisy(reports.Report(conn, PERIOD))
+        section = reports.noisy(facts.Report(conn, PERIOD))
     assert table(section) == [["noisy", 3, 15, 3], ["quiet", 1, 2, 0]]
 
 
@@ -116,15 +116,15 @@ def test_open_follow_ups_due_first(engine: Engine, add_incident: AddIncident) ->
                 item("finished", "done", date(2026, 11, 1)),
             ],
         )
-        section = reports.follow_ups(reports.Report(conn, PERIOD))
+        section = reports.follow_ups(facts.Report(conn, PERIOD))
     assert [row[2] for row in table(section)] == ["sooner", "later", "no date"]
     assert ">in progress<" in str(section.chart)
 
 
 def test_sections_are_an_extension_point(engine: Engine) -> None:
-    def extra(report: reports.Report) -> reports.Section:
+    def extra(report: facts.Report) -> facts.Section:
         days = report.period.last.day
-        return reports.Section("extra", "Extra", None, reports.Table(["days"], [[days]]))
+        return facts.Section("extra", "Extra", None, facts.Table(["days"], [[days]]))
 
     with engine.connect() as conn:
         built = reports.build(conn, PERIOD, [*reports.SECTIONS, extra])
@@ -166,7 +166,7 @@ def test_drill_scores_per_runbook_in_the_period(engine: Engine) -> None:
                 run("database-abnormal", MON - timedelta(days=3), 0.0),  # before the period
             ],
         )
-        section = reports.drill_scores(reports.Report(conn, PERIOD))
+        section = reports.drill_scores(facts.Report(conn, PERIOD))
     # Lowest average first: the runbook whose drills fail is the one a manager must see.
     assert [row[:5] for row in table(section)] == [
         ["payment-channel-abnormal", 2, 1, 0.75, 0.5],
