@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from runbookd.service.approvals import ApprovalsView
 from tests.unit.postmortem.rig import Rig
 
 
@@ -31,7 +32,7 @@ def test_each_incident_waiting_for_a_person_is_listed_once_with_its_deadline(rig
     first, second = (a["deadline"] for a in listed)
     assert first < second
     assert {a["runbook"] for a in listed} == {"payment-channel-abnormal"}
-    assert listed == rig.worker._approvals_view()  # what a full rebuild says
+    assert listed == ApprovalsView().rows(rig.worker.engine)  # what a full rebuild says
 
 
 def test_a_decision_removes_only_that_approval_and_leaves_the_others_as_they_were(
@@ -44,7 +45,7 @@ def test_a_decision_removes_only_that_approval_and_leaves_the_others_as_they_wer
     rig.action(action="decide", approval="INC-1:switch_channel", approved=True, by="bob")
 
     assert rig.worker.approvals == other_before
-    assert rig.worker.approvals == rig.worker._approvals_view()
+    assert rig.worker.approvals == ApprovalsView().rows(rig.worker.engine)
 
 
 def test_an_approval_that_times_out_leaves_the_list(rig: Rig) -> None:
