@@ -32,7 +32,7 @@ from engine.commands import Command
 from engine.events import Event
 from engine.executor import Executor, Outcome, Work
 from engine.lang.diagnostics import Diagnostic
-from engine.runtime import RETENTION
+from engine.timing import RETENTION
 from runbookd.drill_schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.library import Library, load_library
 from runbookd.metrics import Metrics

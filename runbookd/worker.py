@@ -35,13 +35,15 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.commands import WORK_KINDS, Command
 from engine.compiler import CompiledRunbook, compile_runbook
+from engine.errors import EngineError
 from engine.executor import Work
 from engine.incident import Incident
 from engine.incident import Status as EngineStatus
+from engine.keys import IncidentIds
 from engine.lang.loader import load_text
 from engine.rules import Matcher
-from engine.runtime import RETENTION, EngineError, IncidentIds
 from engine.runtime import Engine as RulesEngine
+from engine.timing import RETENTION
 from runbookd.allocator import Trimmer
 from runbookd.snapshot import SnapshotPolicy, Snapshots
 from runbookd.store import tables as t

@@ -15,8 +15,8 @@ from typing import Any, cast
 from sqlalchemy import select
 
 from engine.events import Event
-from engine.runtime import RETENTION
 from engine.runtime import Engine as RulesEngine
+from engine.timing import RETENTION
 from runbookd.api.incidents import read_incident, stored_record
 from runbookd.service import Service
 from runbookd.store import tables as t
