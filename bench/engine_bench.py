@@ -55,8 +55,9 @@ from engine.compiler import (
     compile_runbook,
 )
 from engine.events import Event
+from engine.keys import incident_key
 from engine.rules import Matcher, shard
-from engine.runtime import Engine, incident_key
+from engine.runtime import Engine
 from runbookd.toolchain.library import load_library
 
 ROOT = Path(__file__).resolve().parent.parent

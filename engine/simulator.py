@@ -14,9 +14,10 @@ from connectors.fake import FakeConnectors
 from engine.clock import VirtualClock
 from engine.commands import WORK_KINDS, Command
 from engine.compiler import CompiledRunbook
+from engine.errors import EngineError
 from engine.events import Event
 from engine.incident import Incident
-from engine.runtime import Engine, EngineError
+from engine.runtime import Engine
 
 
 class Simulator:

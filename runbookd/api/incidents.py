@@ -140,7 +140,7 @@ def read_incident(service: Service, incident_id: str) -> IncidentPublic:
 
 
 #: Actions a resolved incident takes. The engine keeps resolved incidents in memory only for a
-#: while (engine.runtime.RETENTION); these carry the stored row, so it can act on one that has
+#: while (engine.timing.RETENTION); these carry the stored row, so it can act on one that has
 #: left memory, and replay of the journal does the same.
 _ON_SETTLED = ("note", "close", "reopen")
 

@@ -281,7 +281,7 @@ def _approvals(timeline: Sequence[Entry]) -> list[Approval]:
             if approval.decision == "waiting":
                 approval.decision, approval.decided = "expired", aware(e.at)
         elif e.kind == "resolve":
-            # A resolved incident drops its waiting approvals (engine.runtime._resolve).
+            # A resolved incident drops its waiting approvals (engine.lifecycle._resolve).
             for approval in out.values():
                 if approval.decision == "waiting":
                     approval.decision, approval.decided = "dropped", aware(e.at)

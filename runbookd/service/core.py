@@ -29,7 +29,7 @@ from engine.breaker import Breakers
 from engine.commands import Command
 from engine.executor import Executor, Work
 from engine.lang.diagnostics import Diagnostic
-from engine.runtime import RETENTION
+from engine.timing import RETENTION
 from runbookd.drills.schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from engine.compiler import CompiledRunbook, compile_runbook
 from engine.lang.loader import load_text
-from engine.runtime import RETENTION
+from engine.timing import RETENTION
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 

@@ -34,10 +34,11 @@ from sqlalchemy import Engine, func, insert, select
 
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.commands import Command
+from engine.errors import EngineError
 from engine.executor import Work
+from engine.keys import IncidentIds
 from engine.rules import Matcher
 from engine.runtime import Engine as RulesEngine
-from engine.runtime import EngineError, IncidentIds
 from runbookd.service.allocator import Trimmer
 from runbookd.service.approvals import APPROVAL_KINDS, ApprovalsView
 from runbookd.service.effects import store_effects

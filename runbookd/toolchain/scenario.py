@@ -18,13 +18,13 @@ from alerts.errors import PayloadError
 from alerts.generic import parse_events
 from connectors.fake import FakeConnectors, Response
 from engine.commands import Command
+from engine.errors import EngineError
 from engine.events import Event
 from engine.lang.diagnostics import Diagnostic
 from engine.lang.durations import format_duration
 from engine.lang.loader import validation_diagnostics
 from engine.lang.source import SourceError, load_yaml
 from engine.postmortem import draft_markdown
-from engine.runtime import EngineError
 from engine.simulator import Simulator
 from runbookd.toolchain.library import load_library
 from runbookd.toolchain.scenario_model import AlertSpec, Entry, Expect, Scenario, Timing

@@ -14,9 +14,10 @@ import pytest
 from engine.clock import VirtualClock
 from engine.commands import Command
 from engine.compiler import compile_runbook
+from engine.errors import EngineError
 from engine.events import Event
 from engine.lang.loader import load_text
-from engine.runtime import Engine, EngineError
+from engine.runtime import Engine
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 RETENTION = timedelta(minutes=30)

@@ -8,9 +8,9 @@ import pytest
 
 from connectors.fake import FakeConnectors, Response
 from engine.compiler import compile_runbook
+from engine.errors import EngineError
 from engine.events import Event
 from engine.lang.loader import load_text
-from engine.runtime import EngineError
 from engine.simulator import Simulator
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -22,7 +22,8 @@ import runbookd.toolchain.scenario as scenario_module
 from engine.clock import VirtualClock
 from engine.commands import WORK_KINDS, Command
 from engine.compiler import CompiledRunbook
-from engine.runtime import Engine, EngineError
+from engine.errors import EngineError
+from engine.runtime import Engine
 from engine.simulator import Simulator
 from engine.snapshot import (
     SnapshotError,

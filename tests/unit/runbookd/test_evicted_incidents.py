@@ -1,4 +1,4 @@
-"""A resolved incident that has left the engine's memory (engine.runtime.RETENTION) is still the
+"""A resolved incident that has left the engine's memory (engine.timing.RETENTION) is still the
 user's: notes, close, reopen and a late connector result work on it and show in its stored row
 and timeline, and a restart rebuilds exactly the state the running engine had.
 
@@ -15,8 +15,8 @@ from typing import Any, cast
 from sqlalchemy import select
 
 from engine.events import Event
-from engine.runtime import RETENTION
 from engine.runtime import Engine as RulesEngine
+from engine.timing import RETENTION
 from runbookd.api.incidents import read_incident, stored_record
 from runbookd.service.core import Service
 from runbookd.service.journal import library_payload
