@@ -15,6 +15,7 @@ import httpx
 
 from alerts.alertmanager import SOURCE
 from alerts.errors import PayloadError
+from alerts.storable import escape_tree
 from alerts.timeparse import parse_rfc3339
 from engine.events import Event
 
@@ -46,6 +47,8 @@ def _quote(value: str) -> str:
 
 
 def _event(raw: dict[str, Any], received_at: datetime) -> Event:
+    # The same escape as the webhook's (alerts.storable), so a fetched copy dedups against it.
+    raw, marks = escape_tree(raw)
     labels = {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
     annotations = {str(k): str(v) for k, v in (raw.get("annotations") or {}).items()}
     ends_at = parse_rfc3339(raw["endsAt"], "endsAt") if raw.get("endsAt") else None
@@ -62,4 +65,5 @@ def _event(raw: dict[str, Any], received_at: datetime) -> Event:
         fingerprint=raw.get("fingerprint") or None,
         starts_at=parse_rfc3339(raw["startsAt"], "startsAt") if raw.get("startsAt") else None,
         ends_at=ends_at,
+        escaped=tuple(m for m in marks if m.partition(".")[0] in ("labels", "annotations")),
     )

@@ -4,6 +4,8 @@ Exception tree::
 
     ValueError
      └── PayloadError   bad request body; ``field`` is the JSON path of the offending value
+          └── AllRejected   (``alerts.outcome``) every alert of the body was unusable;
+                            ``rejected`` lists them, ``field`` is the first one's
 
 The HTTP layer maps it to a 4xx whose message names the field, so that whoever reads the sender's
 error knows what to fix. Retrying the same body cannot succeed, which is why it must never become

@@ -19,6 +19,7 @@ import httpx
 
 from alerts.errors import PayloadError
 from alerts.inbox import Inbox, Receipt, Unavailable
+from alerts.storable import escape_tree
 from engine.events import Event
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ def vector_events(poll: Poll, data: Any, at: datetime) -> list[Event]:
     events = []
     for series in values or []:
         number = float(series["value"][1])
-        labels = {str(k): str(v) for k, v in series.get("metric", {}).items()}
+        # Label values may be any text; the same escape as the webhook's (alerts.storable).
+        metric, marks = escape_tree(series.get("metric", {}), "labels")
+        labels = {str(k): str(v) for k, v in metric.items()}
         events.append(
             Event(
                 name=poll.name,
@@ -56,6 +59,7 @@ def vector_events(poll: Poll, data: Any, at: datetime) -> list[Event]:
                 labels={**labels, **poll.labels},
                 value=number if math.isfinite(number) else None,
                 source=f"poll:{poll.name}",
+                escaped=tuple(marks),
             )
         )
     return events

@@ -2,8 +2,16 @@
 
 A good webhook receiver answers fast, and 2xx only when the data is safe: the body is parsed and
 checked here, handed to the ``Inbox`` (which commits before it returns), and only then answered
-202. A bad body gets 400 naming the field; a body over the limit 413; storage down 503, which
-makes Alertmanager retry the same notification.
+202. A body that is no notification (not JSON, wrong types, missing required fields) gets 400
+naming the field; a body over the limit 413; storage down 503, which makes Alertmanager retry the
+same notification.
+
+One unusable alert costs only itself: the others are stored and answered 202, and the answer
+lists it under ``rejected`` (index, fingerprint, field, reason) -- Alertmanager does not retry a
+4xx, so refusing the group would lose its good alerts for good. Only a body whose every alert is
+unusable is answered 400, naming the first one's field and listing them all. Fields stored in
+escaped form (``alerts.storable``) are listed under ``escaped``. Both keys appear only when they
+have something to say, so an ordinary answer stays ``{"accepted": n, "duplicates": m}``.
 """
 
 from __future__ import annotations
@@ -19,13 +27,17 @@ from fastapi.responses import JSONResponse
 
 from alerts.alertmanager import SOURCE, Notification, parse_notification
 from alerts.errors import PayloadError
-from alerts.generic import parse_events
+from alerts.generic import parse_event_batch
 from alerts.inbox import Accepted, Inbox, Receipt, Unavailable
+from alerts.outcome import AllRejected, Rejected
 from engine.events import Event
 
 log = logging.getLogger(__name__)
 
-#: Called with (source, outcome, count) for metrics; outcome: accepted/duplicate/stale/rejected.
+#: Called with (source, outcome, count) for metrics. Outcomes: ``accepted``, ``duplicate``,
+#: ``stale``, ``rejected`` (alerts); ``rejected:<reason>`` (a whole request refused);
+#: ``rejected_alert:<field>`` (one alert refused, the others kept); ``escaped`` (values stored
+#: in escaped form, ``alerts.storable``).
 Counter = Callable[[str, str, int], None]
 #: Called after a truncated notification was stored, to fetch what was cut (runs in background).
 OnTruncated = Callable[[Notification], Awaitable[None]]
@@ -66,7 +78,26 @@ def ingest_router(
         count(source, f"rejected:{reason}", 1)
         return JSONResponse({"detail": detail, **extra}, status_code=status)
 
-    async def store(source: str, events: list[Event], receipt: Receipt) -> JSONResponse:
+    def refused(source: str, exc: PayloadError) -> JSONResponse:
+        if isinstance(exc, AllRejected):
+            _report(source, exc.rejected, count)
+            return problem(
+                400,
+                source,
+                "malformed",
+                f"no usable {_item(source)}: {exc}",
+                field=exc.field,
+                rejected=[r.to_answer() for r in exc.rejected],
+            )
+        return problem(400, source, "malformed", str(exc), field=exc.field)
+
+    async def store(
+        source: str,
+        events: list[Event],
+        receipt: Receipt,
+        rejected: list[Rejected],
+        escaped: list[str],
+    ) -> JSONResponse:
         try:
             result: Accepted = await inbox.put(events, receipt)
         except Unavailable as exc:
@@ -74,10 +105,18 @@ def ingest_router(
         count(source, "accepted", result.accepted)
         count(source, "duplicate", result.duplicates)
         count(source, "stale", result.stale)
-        return JSONResponse(
-            {"accepted": result.accepted, "duplicates": result.duplicates + result.stale},
-            status_code=202,
-        )
+        answer: dict[str, Any] = {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates + result.stale,
+        }
+        # Only when there is something to say: an ordinary answer stays {accepted, duplicates}.
+        if rejected:
+            _report(source, rejected, count)
+            answer["rejected"] = [r.to_answer() for r in rejected]
+        if escaped:
+            count(source, "escaped", len(escaped))
+            answer["escaped"] = escaped
+        return JSONResponse(answer, status_code=202)
 
     @router.post(
         "/alerts/alertmanager",
@@ -89,11 +128,11 @@ def ingest_router(
         received_at = datetime.now(UTC)
         try:
             body = await read_body(request, max_body_bytes)
-            note = parse_notification(body, received_at=received_at)
+            note = parse_notification(body, received_at=received_at, partial=True)
         except BodyTooLarge:
             return problem(413, SOURCE, "too_large", f"body larger than {max_body_bytes} bytes")
         except PayloadError as exc:
-            return problem(400, SOURCE, "malformed", str(exc), field=exc.field)
+            return refused(SOURCE, exc)
         receipt = Receipt(
             source=SOURCE,
             received_at=received_at,
@@ -102,7 +141,7 @@ def ingest_router(
             external_url=note.external_url,
             truncated_alerts=note.truncated_alerts,
         )
-        response = await store(SOURCE, note.alerts, receipt)
+        response = await store(SOURCE, note.alerts, receipt, note.rejected, note.escaped)
         if response.status_code == 202 and note.truncated_alerts and on_truncated is not None:
             await on_truncated(note)
         return response
@@ -117,11 +156,32 @@ def ingest_router(
         received_at = datetime.now(UTC)
         try:
             body = await read_body(request, max_body_bytes)
-            parsed = parse_events(body, received_at=received_at)
+            batch = parse_event_batch(body, received_at=received_at)
         except BodyTooLarge:
             return problem(413, "generic", "too_large", f"body larger than {max_body_bytes} bytes")
         except PayloadError as exc:
-            return problem(400, "generic", "malformed", str(exc), field=exc.field)
-        return await store("generic", parsed, Receipt(source="generic", received_at=received_at))
+            return refused("generic", exc)
+        receipt = Receipt(source="generic", received_at=received_at)
+        return await store("generic", batch.events, receipt, batch.rejected, batch.escaped)
 
     return router
+
+
+def _report(source: str, rejected: list[Rejected], count: Counter) -> None:
+    """One log line and one count per refused alert; hostile text only as ``repr``."""
+    count(source, "rejected", len(rejected))
+    for item in rejected:
+        count(source, f"rejected_alert:{item.reason}", 1)
+        log.warning(
+            "%s: %s %d of the body refused, the others kept: %r (fingerprint %r): %s",
+            source,
+            _item(source),
+            item.index,
+            item.field,
+            item.fingerprint,
+            ascii(item.message)[1:-1],
+        )
+
+
+def _item(source: str) -> str:
+    return "alert" if source == SOURCE else "event"

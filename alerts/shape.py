@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -19,12 +19,20 @@ from engine.events import Status
 _STATUSES: dict[str, Status] = {"firing": "firing", "resolved": "resolved"}
 
 
-def load_json(body: bytes | str) -> Any:
-    """Decode a request body; any failure is a ``PayloadError`` on the field ``body``.
+class Loaded(NamedTuple):
+    """A decoded body, and whether it may hold text no store keeps (``alerts.storable``)."""
 
-    Text that no store can keep is refused here, naming the field: U+0000 (PostgreSQL text and
-    jsonb reject it) and lone UTF-16 surrogates such as ``"\\ud800"`` (not encodable as UTF-8).
-    Accepting them would turn a bad payload into a failed write, i.e. a 5xx and retries forever.
+    data: Any
+    #: False only when no string of ``data`` can hold NUL or a lone surrogate; the parsers then
+    #: skip the walk that escapes them (the webhook's hot path)
+    suspect: bool
+
+
+def load_json(body: bytes | str) -> Loaded:
+    """Decode a request body; invalid JSON or UTF-8 is a ``PayloadError`` on the field ``body``.
+
+    JSON that spells text no store keeps -- ``\\u0000``, lone surrogates such as ``\\ud800`` --
+    decodes; the parsers escape it (``alerts.storable``) and ``suspect`` says when they must look.
     """
     try:
         # orjson: parsing is a quarter of the webhook's cost with the stdlib (shared notes).
@@ -36,9 +44,7 @@ def load_json(body: bytes | str) -> Any:
         # A cheap byte search keeps the walk off the hot path: orjson has already refused raw
         # control characters and surrogates, so an escaped NUL is the only way one gets in.
         escaped_nul = b"\\u0000" in body if isinstance(body, bytes) else "\\u0000" in body
-        if escaped_nul:
-            _refuse_unstorable(data, "")
-        return data
+        return Loaded(data, escaped_nul)
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -52,36 +58,7 @@ def load_json(body: bytes | str) -> Any:
     except RecursionError:
         raise PayloadError("body", "JSON nested too deeply") from None
     # orjson refused what the stdlib read: NaN/Infinity (refused later, by field) or surrogates.
-    _refuse_unstorable(data, "")
-    return data
-
-
-def _bad_text(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains U+0000 (NUL), which cannot be stored"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone UTF-16 surrogate (not valid Unicode text)"
-    return None
-
-
-def _refuse_unstorable(value: object, path: str) -> None:
-    """Raise a ``PayloadError`` naming the first key or string that cannot be stored."""
-    if isinstance(value, str):
-        problem = _bad_text(value)
-        if problem:
-            raise PayloadError(path or "body", problem)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            problem = _bad_text(key)
-            if problem:
-                raise PayloadError(path or "body", f"a key {problem}")
-            _refuse_unstorable(item, child)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_unstorable(item, f"{path}[{index}]")
+    return Loaded(data, True)
 
 
 def str_map(value: object, field: str) -> dict[str, str]:

@@ -22,7 +22,9 @@ class Event:
 
     ``name`` is the alert name (Alertmanager's ``alertname`` label) or the event's name;
     ``fingerprint`` identifies one alert across notifications; ``fields`` holds a generic event's
-    other scalar attributes.
+    other scalar attributes. ``escaped`` lists the fields (``labels.instance``,
+    ``annotations.summary``) whose text arrived with characters no store holds and is kept in the
+    reversible escaped form of ``alerts.storable``; the others are verbatim.
     """
 
     name: str
@@ -37,6 +39,7 @@ class Event:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     fields: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    escaped: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
@@ -82,6 +85,8 @@ class Event:
             out["ends_at"] = self.ends_at.isoformat()
         if self.fields:
             out["fields"] = dict(self.fields)
+        if self.escaped:
+            out["escaped"] = list(self.escaped)
         return out
 
 

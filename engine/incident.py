@@ -104,6 +104,8 @@ class Incident:
                 "starts_at": (event.starts_at or event.at).isoformat(),
                 "last_seen": event.at.isoformat(),
             }
+            if event.escaped:  # which of its texts are shown escaped (alerts.storable)
+                self.alert_info[event.identity]["escaped"] = list(event.escaped)
         self.alert_names[event.name] = self.alert_names.get(event.name, 0) + 1
         for name, value in event.labels.items():
             self.label_values.setdefault(name, set()).add(value)

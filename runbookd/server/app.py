@@ -79,6 +79,10 @@ def build_app(
             m = service.metrics
             if outcome.startswith("rejected:"):
                 child = m.requests_rejected.labels(source, outcome.partition(":")[2])
+            elif outcome.startswith("rejected_alert:"):
+                child = m.alerts_rejected.labels(source, outcome.partition(":")[2])
+            elif outcome == "escaped":
+                child = m.values_escaped.labels(source)
             else:
                 child = m.alerts_received.labels(source, outcome)
             children[(source, outcome)] = child

@@ -27,6 +27,21 @@ class Metrics:
             ["source", "reason"],
             registry=r,
         )
+        self.alerts_rejected = Counter(
+            "runbookd_alerts_rejected_total",
+            "Single alerts and events refused while the rest of their body was stored, by the "
+            "field at fault (labels, annotations, status, startsAt, endsAt, generatorURL, "
+            "fingerprint, name, value, at, source, not_an_object, other).",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.values_escaped = Counter(
+            "runbookd_alert_values_escaped_total",
+            "Label, annotation and other values received with text no store holds (U+0000, lone "
+            "surrogates) and stored in escaped form; counted at every receipt.",
+            ["source"],
+            registry=r,
+        )
         self.truncated_alerts = Counter(
             "runbookd_alertmanager_truncated_alerts_total",
             "Alerts Alertmanager reported as cut from notifications (truncatedAlerts).",

@@ -45,6 +45,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         starts_at=_time(data.get("starts_at")),
         ends_at=_time(data.get("ends_at")),
         fields=data.get("fields", {}),
+        escaped=tuple(data.get("escaped", ())),
     )
 
 

@@ -171,8 +171,12 @@ def test_generic_events_and_truncation(make_server: Callable[..., Server]) -> No
     )
     assert response.status_code == 202 and response.json()["accepted"] == 2
     poll(lambda: server.incidents(runbook="payment-channel-abnormal"), what="an incident")
-    bad = server.post("/api/v1/events", [{"name": "x"}, {"labels": {}}])
-    assert bad.status_code == 400 and bad.json()["field"] == "[1].name"
+    # One unusable event of a list costs only itself (issue #19); none usable is a 400.
+    partly = server.post("/api/v1/events", [{"name": "x"}, {"labels": {}}])
+    assert partly.status_code == 202 and partly.json()["accepted"] == 1
+    assert [r["field"] for r in partly.json()["rejected"]] == ["[1].name"]
+    bad = server.post("/api/v1/events", [{"labels": {}}, {"name": ""}])
+    assert bad.status_code == 400 and bad.json()["field"] == "[0].name"
 
     cut = am_notification([failures("paypal")], truncated=7)
     assert server.post(HOOK, cut).status_code == 202
