@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import Server, poll
 
 HOOK = "/api/v1/alerts/alertmanager"

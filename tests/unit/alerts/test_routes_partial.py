@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from alerts.inbox import Accepted, Receipt, Unavailable
 from alerts.routes import ingest_router
 from engine.events import Event
-from runbookd.testing import am_alert, am_notification
+from runbookd.toolchain.testing import am_alert, am_notification
 
 
 class Inbox:
