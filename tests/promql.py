@@ -32,7 +32,6 @@ GRAFANA_VARIABLES = {
     "$__range": "1h",
     "$job": "runbookd",
     "$instance": ".+",
-    "$connector": ".+",
 }
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')

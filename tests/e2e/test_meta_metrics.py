@@ -22,7 +22,6 @@ from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import HOOK, REPO, T0, Database, Server, TcpProxy, channel_pair, free_port
 from tests.e2e.harness import poll as poll_for
 from tests.promql import (
-    DASHBOARD,
     alert_rules,
     dashboard,
     dashboard_exprs,
@@ -92,8 +91,7 @@ def test_rules_and_dashboard_use_only_exported_metrics_and_labels(
 
     scraped = parse_exposition(server.get("/metrics").text)
     expressions = {f"rule {r['alert']}": str(r["expr"]) for r in alert_rules()}
-    if DASHBOARD.exists():
-        expressions |= {f"dashboard {k}": v for k, v in dashboard_exprs(dashboard()).items()}
+    expressions |= {f"dashboard {k}": v for k, v in dashboard_exprs(dashboard()).items()}
     problems = [
         p
         for p in missing(expressions, scraped)
