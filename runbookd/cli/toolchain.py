@@ -17,8 +17,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.paths] or [DEFAULT_RUNBOOKS]
     library = load_library(paths)
-    for diagnostic in library.diagnostics:
-        print(diagnostic, file=sys.stderr)
+    if args.format == "github":
+        from runbookd.toolchain.annotations import diagnostic as annotate
+
+        # Workflow commands are read from stdout.
+        for diagnostic in library.diagnostics:
+            print(annotate(diagnostic))
+    else:
+        for diagnostic in library.diagnostics:
+            print(diagnostic, file=sys.stderr)
     for item in library.loaded:
         rb = item.runbook
         print(
@@ -53,6 +60,11 @@ def _cmd_test(args: argparse.Namespace) -> int:
         return 1
     results = [run_scenario(path) for path in files]
     print_results(results, sys.stdout, verbose=args.verbose)
+    if args.format == "github":
+        from runbookd.toolchain.annotations import scenario_annotations
+
+        for line in scenario_annotations(results):
+            print(line)
     if args.junit:
         write_junit(results, Path(args.junit))
     return 0 if all(r.passed for r in results) else 1
@@ -88,12 +100,24 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser("check", help="validate runbooks (PATH:LINE:COL errors on stderr)")
     check.add_argument("paths", nargs="*", help="runbook files or folders (default: runbooks/)")
+    check.add_argument(
+        "--format",
+        choices=["text", "github"],
+        default="text",
+        help="text: PATH:LINE:COL lines on stderr; github: GitHub Actions annotations on stdout",
+    )
     check.set_defaults(func=_cmd_check)
     test = sub.add_parser("test", help="run scenario files on a virtual clock")
     test.add_argument(
         "files", nargs="*", help="scenario files or folders (default: tests/scenarios/)"
     )
     test.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
+    test.add_argument(
+        "--format",
+        choices=["text", "github"],
+        default="text",
+        help="github: also a GitHub Actions annotation per failure, on its scenario line",
+    )
     test.add_argument("-v", "--verbose", action="store_true", help="list passing expectations too")
     test.set_defaults(func=_cmd_test)
     rep = sub.add_parser(

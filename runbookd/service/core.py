@@ -104,6 +104,10 @@ class Service:
             commit_interval=options.ingest_commit_interval,
         )
         self.inbox = JournalInbox(self.writer)
+        # Read at scrape time: both are plain reads of values other threads keep current.
+        self.metrics.writer_queue.set_function(self.writer.depth)
+        self.metrics.applied_seq.set_function(lambda: self.worker.applied_seq)
+        self._circuits_shown: set[str] = set()
         self.library: Library | None = None
         self.http: httpx.AsyncClient | None = None
         self.executor: Executor | None = None
@@ -267,11 +271,26 @@ class Service:
 
     async def _gauges(self) -> None:
         while True:
+            self._show_circuits()
+            # Apart from the store's gauges: with the store down, readiness must still turn 0.
+            ready = await asyncio.to_thread(self.ready)
+            self.metrics.ready.set(1 if ready["ok"] else 0)
             try:
                 await asyncio.to_thread(self._read_gauges)
             except Exception:
                 log.debug("gauge refresh failed", exc_info=True)
             await asyncio.sleep(5)
+
+    def _show_circuits(self) -> None:
+        """Open circuits as 1, ones that were open and closed since as 0 (on the event loop,
+        which is the only thread that touches the breakers)."""
+        if self.executor is None:
+            return
+        open_now = set(self.executor.breakers.open_circuits())
+        for circuit in open_now | self._circuits_shown:
+            connector, _, target = circuit.partition(" ")
+            self.metrics.circuit_open.labels(connector, target).set(circuit in open_now)
+        self._circuits_shown |= open_now
 
     def _read_gauges(self) -> None:
         m = self.metrics

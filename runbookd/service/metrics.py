@@ -109,3 +109,29 @@ class Metrics:
             "Journal entries replayed to rebuild the engine at the last start.",
             registry=r,
         )
+        # What meta-monitoring alerts on (deploy/prometheus/rules/runbookd.yml): the service's
+        # own health, readable without the database or the HTTP probes.
+        self.applied_seq = Gauge(
+            "runbookd_engine_applied_seq",
+            "The engine's watermark: the last journal sequence number it applied.",
+            registry=r,
+        )
+        self.writer_queue = Gauge(
+            "runbookd_writer_queue_depth",
+            "Jobs waiting for the journal writer thread (webhook batches, acknowledgements, "
+            "connector results).",
+            registry=r,
+        )
+        self.circuit_open = Gauge(
+            "runbookd_connector_circuit_open",
+            "1 while a circuit breaker is open (calls refused), 0 once closed; by connector and "
+            "target (scheme://host:port for URL connectors, else empty).",
+            ["connector", "target"],
+            registry=r,
+        )
+        self.ready = Gauge(
+            "runbookd_ready",
+            "1 when /readyz would answer 200 (store reachable and writable, schema current, "
+            "engine running), else 0; refreshed every 5 seconds.",
+            registry=r,
+        )
