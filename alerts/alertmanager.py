@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from alerts.errors import PayloadError, short_repr
-from alerts.outcome import AllRejected, Rejected
-from alerts.shape import load_json, opt_str, opt_str_map, parse_status, str_map
-from alerts.storable import escape_tree
-from alerts.timeparse import parse_rfc3339
-from engine.events import Event, Status
+from runbookd.alerts.errors import PayloadError, short_repr
+from runbookd.alerts.outcome import AllRejected, Rejected
+from runbookd.alerts.shape import load_json, opt_str, opt_str_map, parse_status, str_map
+from runbookd.alerts.storable import escape_tree
+from runbookd.alerts.timeparse import parse_rfc3339
+from runbookd.engine.events import Event, Status
 
 #: The webhook payload version this parser reads; Alertmanager sends it as a string.
 VERSION = "4"

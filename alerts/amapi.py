@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 
-from alerts.alertmanager import SOURCE
-from alerts.errors import PayloadError
-from alerts.storable import escape_tree
-from alerts.timeparse import parse_rfc3339
-from engine.events import Event
+from runbookd.alerts.alertmanager import SOURCE
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.storable import escape_tree
+from runbookd.alerts.timeparse import parse_rfc3339
+from runbookd.engine.events import Event
 
 
 async def fetch_group(

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from alerts.alertmanager import MAX_FINGERPRINT
-from alerts.errors import PayloadError, short_repr
-from alerts.outcome import AllRejected, Rejected
-from alerts.shape import load_json, opt_str, opt_str_map, parse_status
-from alerts.storable import escape_tree
-from alerts.timeparse import parse_rfc3339
-from engine.events import Event
+from runbookd.alerts.alertmanager import MAX_FINGERPRINT
+from runbookd.alerts.errors import PayloadError, short_repr
+from runbookd.alerts.outcome import AllRejected, Rejected
+from runbookd.alerts.shape import load_json, opt_str, opt_str_map, parse_status
+from runbookd.alerts.storable import escape_tree
+from runbookd.alerts.timeparse import parse_rfc3339
+from runbookd.engine.events import Event
 
 DEFAULT_SOURCE = "generic"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from engine.events import Event
+from runbookd.engine.events import Event
 
 
 class Unavailable(Exception):

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.errors import PayloadError
-from alerts.storable import escape, storable
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.storable import escape, storable
 
 #: The ``reason`` label values of the rejection metric: the alert or event field at fault.
 #: Anything else is ``other``, so a hostile body cannot create new series.

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from alerts.errors import PayloadError
-from alerts.inbox import Inbox, Receipt, Unavailable
-from alerts.storable import escape_tree
-from engine.events import Event
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.inbox import Inbox, Receipt, Unavailable
+from runbookd.alerts.storable import escape_tree
+from runbookd.engine.events import Event
 
 log = logging.getLogger(__name__)
 

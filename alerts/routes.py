@@ -25,12 +25,12 @@ from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 
-from alerts.alertmanager import SOURCE, Notification, parse_notification
-from alerts.errors import PayloadError
-from alerts.generic import parse_event_batch
-from alerts.inbox import Accepted, Inbox, Receipt, Unavailable
-from alerts.outcome import AllRejected, Rejected
-from engine.events import Event
+from runbookd.alerts.alertmanager import SOURCE, Notification, parse_notification
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.generic import parse_event_batch
+from runbookd.alerts.inbox import Accepted, Inbox, Receipt, Unavailable
+from runbookd.alerts.outcome import AllRejected, Rejected
+from runbookd.engine.events import Event
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from alerts.errors import PayloadError
-from engine.events import Status
+from runbookd.alerts.errors import PayloadError
+from runbookd.engine.events import Status
 
 _STATUSES: dict[str, Status] = {"firing": "firing", "resolved": "resolved"}
 

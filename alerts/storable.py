@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from alerts.errors import PayloadError, short_repr
+from runbookd.alerts.errors import PayloadError, short_repr
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _TO_ESCAPE = re.compile("[\\\\\x00\ud800-\udfff]")

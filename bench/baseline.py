@@ -30,8 +30,8 @@ from durable import lang
 from durable.engine import MessageNotHandledException, MessageObservedException
 from durable.lang import c, m, when_all
 
-from engine.compiler import CompiledRunbook, trigger_conditions
-from engine.lang.conditions import All, AnyOf, Condition, Leaf
+from runbookd.engine.compiler import CompiledRunbook, trigger_conditions
+from runbookd.engine.lang.conditions import All, AnyOf, Condition, Leaf
 
 SHARDS = 64
 Json = dict[str, Any]

@@ -45,19 +45,19 @@ if __package__ in (None, ""):  # run as a script (make bench): make `bench.*` im
 
 from bench.baseline import HAND_WRITTEN, Expiry, RawService, translatable
 from bench.workload import Workload, generate
-from engine.clock import VirtualClock
-from engine.commands import Command
-from engine.compiler import (
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.commands import Command
+from runbookd.engine.compiler import (
     ANCHOR,
     KEY_FIELD,
     SEQ_FIELD,
     CompiledRunbook,
     compile_runbook,
 )
-from engine.events import Event
-from engine.keys import incident_key
-from engine.rules import Matcher, shard
-from engine.runtime import Engine
+from runbookd.engine.events import Event
+from runbookd.engine.keys import incident_key
+from runbookd.engine.rules import Matcher, shard
+from runbookd.engine.runtime import Engine
 from runbookd.toolchain.library import load_library
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -63,8 +63,8 @@ if __package__ in (None, ""):  # run as a script: make `engine.*` and `connector
 
 import httpx
 
-from connectors.registry import load_specs
-from engine.executor import Executor, Outcome, Work
+from runbookd.connectors.registry import load_specs
+from runbookd.engine.executor import Executor, Outcome, Work
 from runbookd.service.outbound import outbound_client
 
 DEFAULT_WORKERS = (16, 32, 64)

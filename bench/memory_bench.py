@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:
 from bench.ingest_bench import metric, scrape  # noqa: E402
 from bench.service import Cycle, Receiver, feed, library_copy, poll, rss_kib, runbookd  # noqa: E402
 from bench.suite import Figure  # noqa: E402
-from engine.lang.durations import parse_duration  # noqa: E402
+from runbookd.engine.lang.durations import parse_duration  # noqa: E402
 
 GOAL_GROWTH = 0.10
 CYCLE = Cycle(events=1_000, incidents=20, resolve=True)

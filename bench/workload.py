@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.alertmanager import parse_notification
-from engine.compiler import CompiledRunbook, trigger_conditions
-from engine.events import Event
-from engine.lang.conditions import All, AnyOf, Condition, Leaf, leaves
+from runbookd.alerts.alertmanager import parse_notification
+from runbookd.engine.compiler import CompiledRunbook, trigger_conditions
+from runbookd.engine.events import Event
+from runbookd.engine.lang.conditions import All, AnyOf, Condition, Leaf, leaves
 
 #: Alert names copied from the reference rule sets (node-exporter, blackbox, MySQL, PostgreSQL,
 #: Alertmanager, kube-prometheus). Names a loaded runbook uses are dropped at run time.

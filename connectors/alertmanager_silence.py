@@ -8,10 +8,17 @@ from urllib.parse import quote
 
 from pydantic import Field, model_validator
 
-from connectors import web
-from connectors.base import CallContext, ConnectorSpec, Params, PermanentError, Result, Runtime
-from connectors.calls import connector_call, settings_of
-from connectors.durations import parse_duration
+from runbookd.connectors import web
+from runbookd.connectors.base import (
+    CallContext,
+    ConnectorSpec,
+    Params,
+    PermanentError,
+    Result,
+    Runtime,
+)
+from runbookd.connectors.calls import connector_call, settings_of
+from runbookd.connectors.durations import parse_duration
 
 
 class SilenceMatcher(Params):

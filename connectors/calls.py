@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from connectors.base import (
+from runbookd.connectors.base import (
     CallContext,
     ConnectorError,
     Params,

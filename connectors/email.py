@@ -16,7 +16,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import (
+from runbookd.connectors.base import (
     CallContext,
     ConnectorError,
     ConnectorSpec,
@@ -26,9 +26,9 @@ from connectors.base import (
     RetryableError,
     Runtime,
 )
-from connectors.base import Settings as BaseSettings
-from connectors.calls import connector_call, settings_of
-from connectors.durations import Seconds
+from runbookd.connectors.base import Settings as BaseSettings
+from runbookd.connectors.calls import connector_call, settings_of
+from runbookd.connectors.durations import Seconds
 
 
 class EmailParams(Params):

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from connectors.base import ConnectorSpec, Params, PermanentError, RetryableError
+from runbookd.connectors.base import ConnectorSpec, Params, PermanentError, RetryableError
 
 Outcome = Literal["ok", "retryable", "permanent"]
 
@@ -85,7 +85,7 @@ class FakeConnectors:
         if specs is None:
             # Imported late: the registry imports every built-in, which a caller passing its
             # own specs does not need.
-            from connectors.registry import load_specs
+            from runbookd.connectors.registry import load_specs
 
             specs = load_specs(include_plugins=False)
         self.specs: dict[str, ConnectorSpec] = dict(specs)

@@ -8,10 +8,17 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors import web
-from connectors.base import CallContext, ConnectorSpec, Params, PermanentError, Result, Runtime
-from connectors.base import Settings as BaseSettings
-from connectors.calls import connector_call, settings_of
+from runbookd.connectors import web
+from runbookd.connectors.base import (
+    CallContext,
+    ConnectorSpec,
+    Params,
+    PermanentError,
+    Result,
+    Runtime,
+)
+from runbookd.connectors.base import Settings as BaseSettings
+from runbookd.connectors.calls import connector_call, settings_of
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from connectors.base import CallContext, ConnectorSpec, Params, Result, Runtime
+from runbookd.connectors.base import CallContext, ConnectorSpec, Params, Result, Runtime
 
 
 class LogParams(Params):

@@ -6,10 +6,10 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from connectors import web
-from connectors.base import CallContext, ConnectorSpec, Params, Result, Runtime
-from connectors.base import Settings as BaseSettings
-from connectors.calls import connector_call, settings_of
+from runbookd.connectors import web
+from runbookd.connectors.base import CallContext, ConnectorSpec, Params, Result, Runtime
+from runbookd.connectors.base import Settings as BaseSettings
+from runbookd.connectors.calls import connector_call, settings_of
 
 #: PagerDuty's limit on dedup_key.
 MAX_DEDUP_KEY = 255

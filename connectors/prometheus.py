@@ -6,9 +6,16 @@ from typing import Any
 
 from pydantic import Field
 
-from connectors import web
-from connectors.base import CallContext, ConnectorSpec, Params, PermanentError, Result, Runtime
-from connectors.calls import connector_call, settings_of
+from runbookd.connectors import web
+from runbookd.connectors.base import (
+    CallContext,
+    ConnectorSpec,
+    Params,
+    PermanentError,
+    Result,
+    Runtime,
+)
+from runbookd.connectors.calls import connector_call, settings_of
 
 #: Series kept in the ``series`` result; a query that returns more should aggregate (topk, sum).
 MAX_SERIES = 1000

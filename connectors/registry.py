@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors import (
+from runbookd.connectors import (
     alertmanager_silence,
     email,
     http,
@@ -22,7 +22,7 @@ from connectors import (
     slack,
     sql,
 )
-from connectors.base import ConnectorError, ConnectorSpec, Settings
+from runbookd.connectors.base import ConnectorError, ConnectorSpec, Settings
 
 #: Listed explicitly so that ``ls connectors/`` and this tuple can never disagree silently.
 BUILTINS: tuple[ConnectorSpec, ...] = (

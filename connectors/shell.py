@@ -16,7 +16,7 @@ from contextlib import suppress
 
 from pydantic import Field, field_validator
 
-from connectors.base import (
+from runbookd.connectors.base import (
     CallContext,
     ConnectorSpec,
     Params,
@@ -25,9 +25,9 @@ from connectors.base import (
     RetryableError,
     Runtime,
 )
-from connectors.base import Settings as BaseSettings
-from connectors.calls import connector_call, settings_of
-from connectors.durations import parse_duration
+from runbookd.connectors.base import Settings as BaseSettings
+from runbookd.connectors.calls import connector_call, settings_of
+from runbookd.connectors.durations import parse_duration
 
 #: Characters of stderr quoted in the error of a failed command.
 SNIPPET = 300

@@ -7,8 +7,8 @@ from typing import Any, Self
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors import web
-from connectors.base import (
+from runbookd.connectors import web
+from runbookd.connectors.base import (
     CallContext,
     ConnectorSpec,
     Params,
@@ -17,8 +17,8 @@ from connectors.base import (
     RetryableError,
     Runtime,
 )
-from connectors.base import Settings as BaseSettings
-from connectors.calls import connector_call, settings_of
+from runbookd.connectors.base import Settings as BaseSettings
+from runbookd.connectors.calls import connector_call, settings_of
 
 #: chat.postMessage errors (HTTP 200, ``ok: false``) that another attempt may cure.
 RETRYABLE_ERRORS = frozenset(

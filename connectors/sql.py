@@ -22,7 +22,7 @@ from pydantic import AfterValidator, Field, SecretStr
 from sqlalchemy import Connection, create_engine, exc, make_url, text
 from sqlalchemy.pool import NullPool
 
-from connectors.base import (
+from runbookd.connectors.base import (
     CallContext,
     ConnectorError,
     ConnectorSpec,
@@ -32,8 +32,8 @@ from connectors.base import (
     RetryableError,
     Runtime,
 )
-from connectors.base import Settings as BaseSettings
-from connectors.calls import connector_call, settings_of
+from runbookd.connectors.base import Settings as BaseSettings
+from runbookd.connectors.calls import connector_call, settings_of
 
 #: PostgreSQL error classes another attempt may cure: connection exception, transaction
 #: rollback (serialization failure, deadlock), insufficient resources, operator intervention,

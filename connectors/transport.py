@@ -32,7 +32,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from connectors.tcp import Backend
+from runbookd.connectors.tcp import Backend
 
 #: httpcore's exceptions and the httpx ones connectors catch; most specific first.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (

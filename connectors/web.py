@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.base import ConnectorError, PermanentError, RetryableError, Settings
+from runbookd.connectors.base import ConnectorError, PermanentError, RetryableError, Settings
 
 #: Bytes of a response body kept in results; the rest is read no further.
 MAX_BODY = 64 * 1024

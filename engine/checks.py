@@ -13,16 +13,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
-from connectors.base import ConnectorSpec
-from engine.compiler import compile_runbook
-from engine.lang.checks_calls import check_call, check_template
-from engine.lang.checks_fields import check_condition, check_event_path
-from engine.lang.checks_steps import StepScope, outcome_problems
-from engine.lang.diagnostics import Diagnostic
-from engine.lang.loader import LoadedRunbook
-from engine.lang.source import Path
-from engine.rules import lint, validate_in_child
-from engine.templating import IMPACT_VARS, LEVEL_VARS, STEP_VARS, TemplateError, parse
+from runbookd.connectors.base import ConnectorSpec
+from runbookd.engine.compiler import compile_runbook
+from runbookd.engine.lang.checks_calls import check_call, check_template
+from runbookd.engine.lang.checks_fields import check_condition, check_event_path
+from runbookd.engine.lang.checks_steps import StepScope, outcome_problems
+from runbookd.engine.lang.diagnostics import Diagnostic
+from runbookd.engine.lang.loader import LoadedRunbook
+from runbookd.engine.lang.source import Path
+from runbookd.engine.rules import lint, validate_in_child
+from runbookd.engine.templating import IMPACT_VARS, LEVEL_VARS, STEP_VARS, TemplateError, parse
 
 
 def check_runbook(loaded: LoadedRunbook, specs: Mapping[str, ConnectorSpec]) -> list[Diagnostic]:

@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.lang.conditions import All, AnyOf, Condition, Leaf, Not, mentions
-from engine.lang.model import Runbook, Trigger
-from engine.projection import Projection, as_text
+from runbookd.engine.lang.conditions import All, AnyOf, Condition, Leaf, Not, mentions
+from runbookd.engine.lang.model import Runbook, Trigger
+from runbookd.engine.projection import Projection, as_text
 
 KEY_FIELD = "ikey"
 SEQ_FIELD = "seq"

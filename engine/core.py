@@ -33,19 +33,19 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.clock import Clock
-from engine.commands import Command, CommandKind
-from engine.compiler import SEQ_FIELD, CompiledRunbook
-from engine.errors import EngineError
-from engine.events import Event
-from engine.incident import Incident, Status
-from engine.keys import IncidentIds
-from engine.lang.durations import format_duration
-from engine.limits import Rails
-from engine.rules import Matcher
-from engine.templating import TemplateError, render_value
-from engine.timers import Timer, TimerQueue
-from engine.timing import RETENTION
+from runbookd.engine.clock import Clock
+from runbookd.engine.commands import Command, CommandKind
+from runbookd.engine.compiler import SEQ_FIELD, CompiledRunbook
+from runbookd.engine.errors import EngineError
+from runbookd.engine.events import Event
+from runbookd.engine.incident import Incident, Status
+from runbookd.engine.keys import IncidentIds
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.limits import Rails
+from runbookd.engine.rules import Matcher
+from runbookd.engine.templating import TemplateError, render_value
+from runbookd.engine.timers import Timer, TimerQueue
+from runbookd.engine.timing import RETENTION
 
 
 class EngineCore(abc.ABC):

@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 
-from engine.commands import Command
-from engine.compiler import (
+from runbookd.engine.commands import Command
+from runbookd.engine.compiler import (
     ANCHOR,
     KEY_FIELD,
     SEQ_FIELD,
@@ -23,12 +23,12 @@ from engine.compiler import (
     RulesetDef,
     trigger_conditions,
 )
-from engine.core import EngineCore
-from engine.errors import EngineError
-from engine.evaluate import Miss, explain, holds
-from engine.events import Event
-from engine.keys import incident_key
-from engine.rules import Firing, shard
+from runbookd.engine.core import EngineCore
+from runbookd.engine.errors import EngineError
+from runbookd.engine.evaluate import Miss, explain, holds
+from runbookd.engine.events import Event
+from runbookd.engine.keys import incident_key
+from runbookd.engine.rules import Firing, shard
 
 
 class Detection(EngineCore):

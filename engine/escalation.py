@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.core import EngineCore
-from engine.incident import Incident, Status
-from engine.lang.durations import format_duration
-from engine.timing import NOTIFY_RETRY_DELAYS
+from runbookd.engine.core import EngineCore
+from runbookd.engine.incident import Incident, Status
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.timing import NOTIFY_RETRY_DELAYS
 
 
 class Escalation(EngineCore):

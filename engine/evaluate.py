@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from engine.lang.conditions import All, AnyOf, Condition, Leaf, Not, describe
-from engine.projection import as_number, as_text
+from runbookd.engine.lang.conditions import All, AnyOf, Condition, Leaf, Not, describe
+from runbookd.engine.projection import as_number, as_text
 
 Lookup = Callable[[str], Any]
 

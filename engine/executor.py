@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import ValidationError
 
-from connectors.base import (
+from runbookd.connectors.base import (
     CallContext,
     ConnectorError,
     ConnectorSpec,
@@ -36,10 +36,10 @@ from connectors.base import (
     Runtime,
     Settings,
 )
-from connectors.calls import Masker
-from connectors.web import origin
-from engine.breaker import Breakers
-from engine.lang.durations import parse_duration
+from runbookd.connectors.calls import Masker
+from runbookd.connectors.web import origin
+from runbookd.engine.breaker import Breakers
+from runbookd.engine.lang.durations import parse_duration
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from engine.commands import Command
-from engine.compiler import CompiledRunbook
-from engine.events import Event
-from engine.lang.durations import format_duration
-from engine.lang.severity import Complexity, Nature, Scope, Severity
+from runbookd.engine.commands import Command
+from runbookd.engine.compiler import CompiledRunbook
+from runbookd.engine.events import Event
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.lang.severity import Complexity, Nature, Scope, Severity
 
 
 class Status(str, Enum):

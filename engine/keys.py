@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 
-from engine.compiler import CompiledRunbook
-from engine.events import EVENT_FIELDS, EVENT_MAPS, Event
+from runbookd.engine.compiler import CompiledRunbook
+from runbookd.engine.events import EVENT_FIELDS, EVENT_MAPS, Event
 
 
 class IncidentIds:

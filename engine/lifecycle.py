@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.commands import Command
-from engine.compiler import ANCHOR, SEQ_FIELD, CompiledRunbook, parse_action_name
-from engine.core import EngineCore
-from engine.errors import EngineError
-from engine.events import Event
-from engine.incident import Incident, Status
-from engine.lang.severity import higher
-from engine.rules import shard
+from runbookd.engine.commands import Command
+from runbookd.engine.compiler import ANCHOR, SEQ_FIELD, CompiledRunbook, parse_action_name
+from runbookd.engine.core import EngineCore
+from runbookd.engine.errors import EngineError
+from runbookd.engine.events import Event
+from runbookd.engine.incident import Incident, Status
+from runbookd.engine.lang.severity import higher
+from runbookd.engine.rules import shard
 
 
 class Lifecycle(EngineCore):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
-from engine.lang.durations import format_duration
-from engine.lang.model import Limits
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.lang.model import Limits
 
 Key = tuple[str, ...]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from engine.incident import Incident
-from engine.lang.durations import format_duration
+from runbookd.engine.incident import Incident
+from runbookd.engine.lang.durations import format_duration
 
 
 def _since(start: datetime, end: datetime | None) -> str:

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from engine.core import EngineCore
-from engine.errors import EngineError
-from engine.incident import Incident
-from engine.timing import SWEEP_EVERY
+from runbookd.engine.core import EngineCore
+from runbookd.engine.errors import EngineError
+from runbookd.engine.incident import Incident
+from runbookd.engine.timing import SWEEP_EVERY
 
 
 class Retention(EngineCore):

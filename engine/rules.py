@@ -161,7 +161,7 @@ def validate_in_child(
     payload = json.dumps(definitions)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "engine.rules"],
+            [sys.executable, "-m", "runbookd.engine.rules"],
             input=payload,
             capture_output=True,
             text=True,

@@ -25,12 +25,12 @@ Callers import ``Engine`` from here (the service, the simulator, snapshots).
 
 from __future__ import annotations
 
-from engine.detection import Detection
-from engine.escalation import Escalation
-from engine.lifecycle import Lifecycle
-from engine.retention import Retention
-from engine.steps import Steps
-from engine.verification import Verification
+from runbookd.engine.detection import Detection
+from runbookd.engine.escalation import Escalation
+from runbookd.engine.lifecycle import Lifecycle
+from runbookd.engine.retention import Retention
+from runbookd.engine.steps import Steps
+from runbookd.engine.verification import Verification
 
 
 class Engine(Detection, Lifecycle, Retention, Escalation, Verification, Steps):

@@ -9,15 +9,15 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from connectors.base import ConnectorError, RetryableError
-from connectors.fake import FakeConnectors
-from engine.clock import VirtualClock
-from engine.commands import WORK_KINDS, Command
-from engine.compiler import CompiledRunbook
-from engine.errors import EngineError
-from engine.events import Event
-from engine.incident import Incident
-from engine.runtime import Engine
+from runbookd.connectors.base import ConnectorError, RetryableError
+from runbookd.connectors.fake import FakeConnectors
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.commands import WORK_KINDS, Command
+from runbookd.engine.compiler import CompiledRunbook
+from runbookd.engine.errors import EngineError
+from runbookd.engine.events import Event
+from runbookd.engine.incident import Incident
+from runbookd.engine.runtime import Engine
 
 
 class Simulator:

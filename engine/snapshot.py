@@ -39,10 +39,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from engine.clock import VirtualClock
-from engine.compiler import SEQ_FIELD, CompiledRunbook, RulesetDef
-from engine.rules import SHARDS, Matcher
-from engine.runtime import Engine
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.compiler import SEQ_FIELD, CompiledRunbook, RulesetDef
+from runbookd.engine.rules import SHARDS, Matcher
+from runbookd.engine.runtime import Engine
 
 #: Bumped whenever the layout of a snapshot changes.
 FORMAT = 1

@@ -12,14 +12,14 @@ import zlib
 from datetime import timedelta
 from typing import Any
 
-from engine.commands import Command
-from engine.core import EngineCore
-from engine.errors import EngineError
-from engine.evaluate import holds
-from engine.incident import Incident, StepState
-from engine.lang.durations import format_duration
-from engine.lang.model import Step
-from engine.templating import TemplateError, render_text
+from runbookd.engine.commands import Command
+from runbookd.engine.core import EngineCore
+from runbookd.engine.errors import EngineError
+from runbookd.engine.evaluate import holds
+from runbookd.engine.incident import Incident, StepState
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.lang.model import Step
+from runbookd.engine.templating import TemplateError, render_text
 
 
 class Steps(EngineCore):

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.commands import Command
-from engine.evaluate import holds
-from engine.events import Event
-from engine.incident import Incident, dig
-from engine.lang.durations import format_duration
-from engine.lang.model import Impact, Step
-from engine.steps import Steps
+from runbookd.engine.commands import Command
+from runbookd.engine.evaluate import holds
+from runbookd.engine.events import Event
+from runbookd.engine.incident import Incident, dig
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.lang.model import Impact, Step
+from runbookd.engine.steps import Steps
 
 
 class Verification(Steps):

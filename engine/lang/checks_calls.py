@@ -7,14 +7,20 @@ from collections.abc import Mapping
 
 from jinja2.defaults import DEFAULT_NAMESPACE
 
-from connectors.base import ConnectorSpec
-from connectors.registry import known_names
-from engine.lang.checks_steps import STEP_ATTRS, StepScope
-from engine.lang.diagnostics import Diagnostic, did_you_mean
-from engine.lang.loader import LoadedRunbook
-from engine.lang.model import Call
-from engine.lang.source import Path
-from engine.templating import Reference, TemplateError, is_template, references, template_strings
+from runbookd.connectors.base import ConnectorSpec
+from runbookd.connectors.registry import known_names
+from runbookd.engine.lang.checks_steps import STEP_ATTRS, StepScope
+from runbookd.engine.lang.diagnostics import Diagnostic, did_you_mean
+from runbookd.engine.lang.loader import LoadedRunbook
+from runbookd.engine.lang.model import Call
+from runbookd.engine.lang.source import Path
+from runbookd.engine.templating import (
+    Reference,
+    TemplateError,
+    is_template,
+    references,
+    template_strings,
+)
 
 #: The attributes each template variable has (``steps`` is checked against the step list).
 #: Deeper parts are free where the value is a mapping of the author's own keys: labels,

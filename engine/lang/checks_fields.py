@@ -16,12 +16,20 @@ import re
 from collections.abc import Iterator
 from typing import Literal
 
-from engine.events import EVENT_FIELDS, EVENT_MAPS, is_known_path
-from engine.lang.checks_steps import StepScope
-from engine.lang.conditions import All, AnyOf, Condition, Leaf, Not, Scalar, leaves_with_paths
-from engine.lang.diagnostics import Diagnostic, did_you_mean
-from engine.lang.loader import LoadedRunbook
-from engine.lang.source import Path
+from runbookd.engine.events import EVENT_FIELDS, EVENT_MAPS, is_known_path
+from runbookd.engine.lang.checks_steps import StepScope
+from runbookd.engine.lang.conditions import (
+    All,
+    AnyOf,
+    Condition,
+    Leaf,
+    Not,
+    Scalar,
+    leaves_with_paths,
+)
+from runbookd.engine.lang.diagnostics import Diagnostic, did_you_mean
+from runbookd.engine.lang.loader import LoadedRunbook
+from runbookd.engine.lang.source import Path
 
 Place = Literal["event", "raise", "step", "expect"]
 

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.lang.conditions import All, AnyOf, Condition, Leaf, leaves_with_paths
-from engine.lang.diagnostics import Diagnostic, did_you_mean
-from engine.lang.loader import LoadedRunbook
-from engine.lang.model import Step
-from engine.lang.source import Path
+from runbookd.engine.lang.conditions import All, AnyOf, Condition, Leaf, leaves_with_paths
+from runbookd.engine.lang.diagnostics import Diagnostic, did_you_mean
+from runbookd.engine.lang.loader import LoadedRunbook
+from runbookd.engine.lang.model import Step
+from runbookd.engine.lang.source import Path
 
 OUTCOMES = ("ok", "skipped", "failed", "denied", "expired")
 STEP_ATTRS = ("outcome", "result", "attempts")

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.lang.conditions import All, AnyOf, Leaf, Not
-from engine.lang.diagnostics import Diagnostic, did_you_mean, short_repr
-from engine.lang.model import Runbook
-from engine.lang.source import Path, SourceError, SourceMap, load_yaml
+from runbookd.engine.lang.conditions import All, AnyOf, Leaf, Not
+from runbookd.engine.lang.diagnostics import Diagnostic, did_you_mean, short_repr
+from runbookd.engine.lang.model import Runbook
+from runbookd.engine.lang.source import Path, SourceError, SourceMap, load_yaml
 
 _TAGS: dict[str, type[BaseModel]] = {"all": All, "any": AnyOf, "not": Not, "leaf": Leaf}
 RUNBOOK_SUFFIXES = (".yaml", ".yml")

@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.lang.conditions import Condition
-from engine.lang.durations import Duration
-from engine.lang.severity import Complexity, Nature, Scope, Severity, derive_severity
+from runbookd.engine.lang.conditions import Condition
+from runbookd.engine.lang.durations import Duration
+from runbookd.engine.lang.severity import Complexity, Nature, Scope, Severity, derive_severity
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 LANGUAGE_VERSION = 1

@@ -17,8 +17,8 @@ from fastapi.params import Depends
 from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
-from engine.lang.model import ID_PATTERN
 from runbookd.api.problems import errors
+from runbookd.engine.lang.model import ID_PATTERN
 from runbookd.service.core import Service
 from runbookd.store import tables as t
 from runbookd.store.codec import loads

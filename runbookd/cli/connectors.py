@@ -29,7 +29,7 @@ def _fields(model: type[BaseModel] | None) -> list[dict[str, Any]]:
 
 
 def describe() -> list[dict[str, Any]]:
-    from connectors.registry import load_specs
+    from runbookd.connectors.registry import load_specs
 
     return [
         {

@@ -225,7 +225,7 @@ def _time(option: str, value: str | None, now: datetime) -> str | None:
     """A duration back from now (``2h``) or an ISO 8601 time (UTC unless it has an offset)."""
     if value is None:
         return None
-    from engine.lang.durations import parse_duration
+    from runbookd.engine.lang.durations import parse_duration
 
     try:
         return (now - parse_duration(value)).isoformat()

@@ -88,7 +88,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from engine.lang.model import Runbook
+    from runbookd.engine.lang.model import Runbook
 
     schema = Runbook.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from engine.lang.durations import Duration, Offset
-from engine.lang.model import ID_PATTERN
+from runbookd.engine.lang.durations import Duration, Offset
+from runbookd.engine.lang.model import ID_PATTERN
 
 _SECRET_WORDS = re.compile(r"password|passwd|token|secret|credential|api_?key", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*?:)(?P<pw>[^/?#]*)@")

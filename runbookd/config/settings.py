@@ -24,7 +24,6 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from engine.lang.diagnostics import did_you_mean, short_repr
 from runbookd.config.sections import (
     AlertmanagerSettings,
     AuthSettings,
@@ -49,6 +48,7 @@ from runbookd.config.sources import (
     interpolate,
     read_file,
 )
+from runbookd.engine.lang.diagnostics import did_you_mean, short_repr
 
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 

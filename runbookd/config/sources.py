@@ -18,8 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from engine.lang.diagnostics import did_you_mean
-from engine.lang.source import SourceError, load_yaml
+from runbookd.engine.lang.diagnostics import did_you_mean
+from runbookd.engine.lang.source import SourceError, load_yaml
 
 Loc = tuple[str | int, ...]
 Kind = Literal["section", "structured", "scalar", "free"]

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.fake import FakeConnectors, Response
-from engine.compiler import CompiledRunbook
-from engine.events import Event
-from engine.lang.model import Runbook
-from engine.simulator import Simulator
+from runbookd.connectors.fake import FakeConnectors, Response
 from runbookd.drills.score import DrillCheck, DrillResult, Scorer, Trial
 from runbookd.drills.signals import Plan, SignalBuilder
+from runbookd.engine.compiler import CompiledRunbook
+from runbookd.engine.events import Event
+from runbookd.engine.lang.model import Runbook
+from runbookd.engine.simulator import Simulator
 
 __all__ = ["DrillCheck", "DrillResult", "Driller", "drill_runbooks"]
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engine.compiler import CompiledRunbook
 from runbookd.config.cron import cron_trigger
 from runbookd.drills.run import DrillCheck, Driller, DrillResult
 from runbookd.drills.store import save_drill_results
+from runbookd.engine.compiler import CompiledRunbook
 
 
 @dataclass(frozen=True)

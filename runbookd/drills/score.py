@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.incident import Incident
-from engine.lang.durations import format_duration
-from engine.lang.model import Runbook
-from engine.postmortem import draft_markdown
-from engine.simulator import Simulator
 from runbookd.drills.signals import Plan
+from runbookd.engine.incident import Incident
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.lang.model import Runbook
+from runbookd.engine.postmortem import draft_markdown
+from runbookd.engine.simulator import Simulator
 
 
 @dataclass

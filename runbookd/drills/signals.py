@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from engine.lang.conditions import Condition
-from engine.lang.model import Runbook, Step, Trigger
 from runbookd.drills.synth import Unsatisfiable, solutions
+from runbookd.engine.lang.conditions import Condition
+from runbookd.engine.lang.model import Runbook, Step, Trigger
 
 #: Different solutions tried per trigger (e.g. each alert name of an `in` list, up to this many).
 VARIANTS_PER_TRIGGER = 4
@@ -106,7 +106,7 @@ class SignalBuilder:
 
     def _complete(self, cond: Condition, doc: dict[str, Any]) -> dict[str, Any]:
         """Add the labels templates and the key read, where the condition allows them."""
-        from engine.evaluate import holds
+        from runbookd.engine.evaluate import holds
 
         out = dict(doc)
         for path, value in self.extra.items():

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.evaluate import holds, leaf_holds
-from engine.lang.conditions import All, AnyOf, Condition, Leaf, Not
-from engine.projection import as_number, as_text
+from runbookd.engine.evaluate import holds, leaf_holds
+from runbookd.engine.lang.conditions import All, AnyOf, Condition, Leaf, Not
+from runbookd.engine.projection import as_number, as_text
 
 #: Event fields that every event has: they can never be absent.
 ALWAYS_PRESENT = frozenset({"kind", "name", "status", "source"})

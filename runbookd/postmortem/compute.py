@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.lang.model import DEFAULT_SECTIONS, Runbook
+from runbookd.engine.lang.model import DEFAULT_SECTIONS, Runbook
 from runbookd.postmortem.model import (
     AlertCount,
     Approval,

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select
 
-from engine.lang.loader import load_text
-from engine.lang.model import Runbook
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.lang.model import Runbook
 from runbookd.postmortem.compute import Entry, aware, compute
 from runbookd.postmortem.model import Summary
 from runbookd.store import tables as t

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.lang.durations import format_duration
+from runbookd.engine.lang.durations import format_duration
 from runbookd.postmortem.model import Summary
 
 

@@ -18,14 +18,14 @@ from fastapi.params import Depends
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alerts.polling import Poll
-from alerts.routes import ingest_router
-from connectors.base import ConnectorSpec, Settings
+from runbookd.alerts.polling import Poll
+from runbookd.alerts.routes import ingest_router
 from runbookd.api.approvals import approvals_router
 from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
 from runbookd.api.postmortem import postmortem_router
 from runbookd.api.runbooks import runbooks_router
+from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
 from runbookd.service.core import Options, Service
 from runbookd.web.routes import web_router
@@ -44,7 +44,7 @@ def build_app(
 ) -> FastAPI:
     """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it."""
     if specs is None:
-        from connectors.registry import load_specs
+        from runbookd.connectors.registry import load_specs
 
         specs = load_specs()
     service = Service(options, specs, connector_settings)
@@ -141,8 +141,8 @@ def _plain(errors: Any) -> list[dict[str, Any]]:
 
 def create_app(settings: RunbookdSettings) -> FastAPI:
     """The app for a loaded configuration (``runbookd serve``)."""
-    from connectors.registry import load_settings as load_connector_settings
-    from connectors.registry import load_specs
+    from runbookd.connectors.registry import load_settings as load_connector_settings
+    from runbookd.connectors.registry import load_specs
 
     specs = load_specs()
     auth = settings.auth

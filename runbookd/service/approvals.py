@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.runtime import Engine as RulesEngine
+from runbookd.engine.runtime import Engine as RulesEngine
 
 #: Commands after which the list of waiting approvals can differ.
 APPROVAL_KINDS = frozenset(

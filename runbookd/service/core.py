@@ -20,17 +20,17 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from alerts.alertmanager import Notification
-from alerts.amapi import fetch_group
-from alerts.inbox import Receipt
-from alerts.polling import Poll, run_poll
-from connectors.base import ConnectorSpec, Settings
-from engine.breaker import Breakers
-from engine.commands import Command
-from engine.executor import Executor, Work
-from engine.lang.diagnostics import Diagnostic
-from engine.timing import RETENTION
+from runbookd.alerts.alertmanager import Notification
+from runbookd.alerts.amapi import fetch_group
+from runbookd.alerts.inbox import Receipt
+from runbookd.alerts.polling import Poll, run_poll
+from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob, add_drill_jobs, run_drill_job
+from runbookd.engine.breaker import Breakers
+from runbookd.engine.commands import Command
+from runbookd.engine.executor import Executor, Work
+from runbookd.engine.lang.diagnostics import Diagnostic
+from runbookd.engine.timing import RETENTION
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
 from runbookd.service.outbound import outbound_client

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from engine.commands import WORK_KINDS, Command
-from engine.executor import Work
-from engine.incident import Incident
-from engine.incident import Status as EngineStatus
+from runbookd.engine.commands import WORK_KINDS, Command
+from runbookd.engine.executor import Work
+from runbookd.engine.incident import Incident
+from runbookd.engine.incident import Status as EngineStatus
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, loads
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from engine.compiler import CompiledRunbook, compile_runbook
-from engine.lang.loader import load_text
-from engine.timing import RETENTION
+from runbookd.engine.compiler import CompiledRunbook, compile_runbook
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.timing import RETENTION
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from connectors.transport import PooledTransport
+from runbookd.connectors.transport import PooledTransport
 
 #: Connections beyond the executor's workers, for the polls and Alertmanager fetches that share
 #: the client: they must not queue behind a pool full of connector calls.

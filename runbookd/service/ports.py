@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from alerts.inbox import Accepted, Receipt, Unavailable
-from engine.events import Event
-from engine.executor import Outcome, Work
+from runbookd.alerts.inbox import Accepted, Receipt, Unavailable
+from runbookd.engine.events import Event
+from runbookd.engine.executor import Outcome, Work
 from runbookd.service.metrics import Metrics
 from runbookd.store import tables as t
 from runbookd.store.codec import loads

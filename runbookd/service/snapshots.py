@@ -25,12 +25,12 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from engine.clock import VirtualClock
-from engine.compiler import CompiledRunbook, compile_runbook
-from engine.lang.loader import load_text
-from engine.lang.model import Runbook
-from engine.runtime import Engine as RulesEngine
-from engine.snapshot import FORMAT, SnapshotError, capture, fingerprint, refs_of, restore
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.compiler import CompiledRunbook, compile_runbook
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.lang.model import Runbook
+from runbookd.engine.runtime import Engine as RulesEngine
+from runbookd.engine.snapshot import FORMAT, SnapshotError, capture, fingerprint, refs_of, restore
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 

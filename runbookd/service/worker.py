@@ -32,13 +32,13 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from engine.clock import Clock, SystemClock, VirtualClock
-from engine.commands import Command
-from engine.errors import EngineError
-from engine.executor import Work
-from engine.keys import IncidentIds
-from engine.rules import Matcher
-from engine.runtime import Engine as RulesEngine
+from runbookd.engine.clock import Clock, SystemClock, VirtualClock
+from runbookd.engine.commands import Command
+from runbookd.engine.errors import EngineError
+from runbookd.engine.executor import Work
+from runbookd.engine.keys import IncidentIds
+from runbookd.engine.rules import Matcher
+from runbookd.engine.runtime import Engine as RulesEngine
 from runbookd.service.allocator import Trimmer
 from runbookd.service.approvals import APPROVAL_KINDS, ApprovalsView
 from runbookd.service.effects import store_effects

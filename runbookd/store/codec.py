@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from engine.events import Event
+from runbookd.engine.events import Event
 
 
 def dumps(data: Any) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
-from alerts.dedup import Seen
+from runbookd.alerts.dedup import Seen
 from runbookd.store import tables as t
 
 #: Fingerprints kept in memory (~5 MB). More than the alerts that are firing at once in most

@@ -28,9 +28,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from alerts.alertmanager import dedup_key
-from alerts.dedup import Seen, judge
-from engine.events import Event
+from runbookd.alerts.alertmanager import dedup_key
+from runbookd.alerts.dedup import Seen, judge
+from runbookd.engine.events import Event
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_to_dict
 from runbookd.store.seen import SeenCache

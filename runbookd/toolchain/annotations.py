@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from engine.lang.diagnostics import Diagnostic
-from engine.lang.source import Pos, SourceError, load_yaml
+from runbookd.engine.lang.diagnostics import Diagnostic
+from runbookd.engine.lang.source import Pos, SourceError, load_yaml
 from runbookd.toolchain.scenario import ScenarioResult
 
 # A diagnostic the scenario runner kept as its text (str(Diagnostic)).

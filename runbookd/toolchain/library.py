@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.base import ConnectorSpec
-from connectors.registry import load_specs
-from engine.checks import check_all
-from engine.compiler import CompiledRunbook, compile_runbook
-from engine.lang.diagnostics import Diagnostic
-from engine.lang.loader import LoadedRunbook, find_runbook_files, load_file
+from runbookd.connectors.base import ConnectorSpec
+from runbookd.connectors.registry import load_specs
+from runbookd.engine.checks import check_all
+from runbookd.engine.compiler import CompiledRunbook, compile_runbook
+from runbookd.engine.lang.diagnostics import Diagnostic
+from runbookd.engine.lang.loader import LoadedRunbook, find_runbook_files, load_file
 
 
 @dataclass

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from alerts.alertmanager import parse_notification
-from alerts.errors import PayloadError
-from alerts.generic import parse_events
-from alerts.timeparse import parse_rfc3339
-from engine.compiler import CompiledRunbook
-from engine.events import Event
-from engine.simulator import Simulator
+from runbookd.alerts.alertmanager import parse_notification
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.generic import parse_events
+from runbookd.alerts.timeparse import parse_rfc3339
+from runbookd.engine.compiler import CompiledRunbook
+from runbookd.engine.events import Event
+from runbookd.engine.simulator import Simulator
 
 
 class ReplayError(Exception):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from engine.lang.durations import format_duration
+from runbookd.engine.lang.durations import format_duration
 from runbookd.toolchain.scenario import ScenarioResult
 
 

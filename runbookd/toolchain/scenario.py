@@ -13,19 +13,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from alerts.alertmanager import parse_notification
-from alerts.errors import PayloadError
-from alerts.generic import parse_events
-from connectors.fake import FakeConnectors, Response
-from engine.commands import Command
-from engine.errors import EngineError
-from engine.events import Event
-from engine.lang.diagnostics import Diagnostic
-from engine.lang.durations import format_duration
-from engine.lang.loader import validation_diagnostics
-from engine.lang.source import SourceError, load_yaml
-from engine.postmortem import draft_markdown
-from engine.simulator import Simulator
+from runbookd.alerts.alertmanager import parse_notification
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.generic import parse_events
+from runbookd.connectors.fake import FakeConnectors, Response
+from runbookd.engine.commands import Command
+from runbookd.engine.errors import EngineError
+from runbookd.engine.events import Event
+from runbookd.engine.lang.diagnostics import Diagnostic
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.lang.loader import validation_diagnostics
+from runbookd.engine.lang.source import SourceError, load_yaml
+from runbookd.engine.postmortem import draft_markdown
+from runbookd.engine.simulator import Simulator
 from runbookd.toolchain.library import load_library
 from runbookd.toolchain.scenario_model import AlertSpec, Entry, Expect, Scenario, Timing
 

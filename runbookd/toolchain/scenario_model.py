@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.lang.durations import Offset
+from runbookd.engine.lang.durations import Offset
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 

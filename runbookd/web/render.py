@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import DictLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.lang.durations import format_duration
+from runbookd.engine.lang.durations import format_duration
 
 
 def when(moment: datetime | None) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-from engine.lang.durations import format_duration
+from runbookd.engine.lang.durations import format_duration
 
 WIDTH = 960
 LEFT = 110  # room for lane labels

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from connectors.base import CallContext, ConnectorSpec, Result, Runtime, Settings
+from runbookd.connectors.base import CallContext, ConnectorSpec, Result, Runtime, Settings
 
 Caller = Callable[..., Awaitable[Result]]
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.alertmanager_silence import SPEC, AlertmanagerSettings
-from connectors.base import PermanentError, Result
+from runbookd.connectors.alertmanager_silence import SPEC, AlertmanagerSettings
+from runbookd.connectors.base import PermanentError, Result
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
-from connectors.base import PermanentError, Result, RetryableError
-from connectors.sql import SPEC, SqlSettings
+from runbookd.connectors.base import PermanentError, Result, RetryableError
+from runbookd.connectors.sql import SPEC, SqlSettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

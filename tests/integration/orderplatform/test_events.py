@@ -10,8 +10,8 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from alerts.generic import parse_events
 from examples.orderplatform.events import Forwarder
+from runbookd.alerts.generic import parse_events
 from tests.integration.orderplatform.conftest import Sim, on
 
 

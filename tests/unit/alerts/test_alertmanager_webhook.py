@@ -20,8 +20,8 @@ from alert_payloads import (
     postgres_too_many_connections,
 )
 
-from alerts.alertmanager import dedup_key, label_fingerprint, parse_notification
-from alerts.errors import PayloadError
+from runbookd.alerts.alertmanager import dedup_key, label_fingerprint, parse_notification
+from runbookd.alerts.errors import PayloadError
 
 
 def parse(body: bytes | str | dict[str, Any]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.dedup import Seen, judge
+from runbookd.alerts.dedup import Seen, judge
 
 T1 = "2026-11-25T09:00:00+00:00"
 T2 = "2026-11-25T10:00:00+00:00"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from alert_payloads import RECEIVED_AT, replication_lag, ssh_brute_force
 
-from alerts.alertmanager import dedup_key
-from alerts.errors import PayloadError
-from alerts.generic import parse_events
+from runbookd.alerts.alertmanager import dedup_key
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.generic import parse_events
 
 
 def parse(body: Any) -> list[Any]:

@@ -15,10 +15,10 @@ from alert_payloads import RECEIVED_AT, node_filesystem_almost_out_of_space, not
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.alertmanager import parse_notification
-from alerts.errors import PayloadError
-from alerts.generic import parse_event_batch, parse_events
-from alerts.storable import storable, unescape
+from runbookd.alerts.alertmanager import parse_notification
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.generic import parse_event_batch, parse_events
+from runbookd.alerts.storable import storable, unescape
 from runbookd.store.codec import dumps
 
 HOSTILE_TEXT = [

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from alert_payloads import RECEIVED_AT, blackbox_probe_failed, notification
 
-from alerts.alertmanager import MAX_FINGERPRINT, dedup_key, parse_notification
-from alerts.errors import PayloadError
-from alerts.generic import parse_event_batch, parse_events
-from alerts.outcome import REASONS, AllRejected, Rejected
-from alerts.storable import unescape
+from runbookd.alerts.alertmanager import MAX_FINGERPRINT, dedup_key, parse_notification
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.generic import parse_event_batch, parse_events
+from runbookd.alerts.outcome import REASONS, AllRejected, Rejected
+from runbookd.alerts.storable import unescape
 from runbookd.store.codec import dumps, event_from_dict, loads
 
 ODD_VALUE = "pay-\x00-\u202eevil\ufeff-\U0001f525"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from alerts.inbox import Accepted, Receipt
-from alerts.polling import Poll, run_poll, vector_events
-from engine.events import Event
+from runbookd.alerts.inbox import Accepted, Receipt
+from runbookd.alerts.polling import Poll, run_poll, vector_events
+from runbookd.engine.events import Event
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 POLL = Poll(

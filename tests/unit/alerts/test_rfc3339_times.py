@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from alerts.errors import PayloadError
-from alerts.timeparse import parse_rfc3339
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.timeparse import parse_rfc3339
 
 
 @pytest.mark.parametrize(

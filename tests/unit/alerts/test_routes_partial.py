@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from alerts.inbox import Accepted, Receipt, Unavailable
-from alerts.routes import ingest_router
-from engine.events import Event
+from runbookd.alerts.inbox import Accepted, Receipt, Unavailable
+from runbookd.alerts.routes import ingest_router
+from runbookd.engine.events import Event
 from runbookd.toolchain.testing import am_alert, am_notification
 
 
@@ -116,7 +116,7 @@ def test_the_log_quotes_hostile_text_instead_of_writing_it(caplog: Any) -> None:
     http, _, _ = client()
     doc = am_notification([am_alert({"alertname": "A"}), am_alert({"alertname": "B"})])
     doc["alerts"][1]["labels"]["evil\u202e\nkey"] = 1
-    with caplog.at_level("WARNING", logger="alerts.routes"):
+    with caplog.at_level("WARNING", logger="runbookd.alerts.routes"):
         assert http.post("/api/v1/alerts/alertmanager", json=doc).status_code == 202
     [line] = [r.getMessage() for r in caplog.records]
     assert "\n" not in line and "\u202e" not in line

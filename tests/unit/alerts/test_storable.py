@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.errors import PayloadError
-from alerts.storable import escape, escape_tree, storable, unescape
+from runbookd.alerts.errors import PayloadError
+from runbookd.alerts.storable import escape, escape_tree, storable, unescape
 
 #: Every code point, lone surrogates and NUL included, plus the escape's own spellings.
 ANY_TEXT = st.lists(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import CallContext, ConnectorSpec, Result, Runtime, Settings
+from runbookd.connectors.base import CallContext, ConnectorSpec, Result, Runtime, Settings
 
 #: ``await call(spec, params, settings, ctx=...)``: validate params like the executor, then run.
 Caller = Callable[..., Awaitable[Result]]

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connectors.alertmanager_silence import SPEC, AlertmanagerSettings
-from connectors.base import PermanentError, Result, RetryableError
+from runbookd.connectors.alertmanager_silence import SPEC, AlertmanagerSettings
+from runbookd.connectors.base import PermanentError, Result, RetryableError
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

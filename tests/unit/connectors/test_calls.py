@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connectors.base import (
+from runbookd.connectors.base import (
     CallContext,
     Params,
     PermanentError,
@@ -18,9 +18,9 @@ from connectors.base import (
     Runtime,
     Settings,
 )
-from connectors.calls import Masker, connector_call, secret_values
-from connectors.registry import BUILTINS
-from connectors.slack import SlackSettings
+from runbookd.connectors.calls import Masker, connector_call, secret_values
+from runbookd.connectors.registry import BUILTINS
+from runbookd.connectors.slack import SlackSettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

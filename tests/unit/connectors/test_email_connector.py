@@ -16,8 +16,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from connectors.base import CallContext, PermanentError, Result, RetryableError
-from connectors.email import SPEC, EmailSettings
+from runbookd.connectors.base import CallContext, PermanentError, Result, RetryableError
+from runbookd.connectors.email import SPEC, EmailSettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

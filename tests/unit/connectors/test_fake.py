@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from connectors.base import ConnectorSpec, Params, PermanentError, RetryableError
-from connectors.fake import FakeConnectors, Response
+from runbookd.connectors.base import ConnectorSpec, Params, PermanentError, RetryableError
+from runbookd.connectors.fake import FakeConnectors, Response
 
 SLACK = {"channel": "#ops", "text": "hello"}
 QUERY = {"query": "up"}

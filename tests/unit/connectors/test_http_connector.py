@@ -15,8 +15,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from connectors.base import PermanentError, Result, RetryableError
-from connectors.http import SPEC, HttpSettings
+from runbookd.connectors.base import PermanentError, Result, RetryableError
+from runbookd.connectors.http import SPEC, HttpSettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connectors.base import CallContext, PermanentError, Result, RetryableError
-from connectors.pagerduty import SPEC, PagerDutySettings
+from runbookd.connectors.base import CallContext, PermanentError, Result, RetryableError
+from runbookd.connectors.pagerduty import SPEC, PagerDutySettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connectors.base import CallContext, PermanentError, Result, RetryableError
-from connectors.prometheus import SPEC, PrometheusSettings
+from runbookd.connectors.base import CallContext, PermanentError, Result, RetryableError
+from runbookd.connectors.prometheus import SPEC, PrometheusSettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

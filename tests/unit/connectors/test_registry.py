@@ -8,9 +8,9 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from connectors import registry
-from connectors.base import ConnectorError, ConnectorSpec, Params
-from connectors.registry import (
+from runbookd.connectors import registry
+from runbookd.connectors.base import ConnectorError, ConnectorSpec, Params
+from runbookd.connectors.registry import (
     BUILTINS,
     ENTRY_POINT_GROUP,
     RegistryError,

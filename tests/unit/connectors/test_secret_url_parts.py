@@ -13,9 +13,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from connectors import http
-from connectors.base import CallContext, ConnectorError
-from connectors.calls import Masker, secret_forms
+from runbookd.connectors import http
+from runbookd.connectors.base import CallContext, ConnectorError
+from runbookd.connectors.calls import Masker, secret_forms
 from tests.unit.connectors.conftest import Caller
 
 pytestmark = pytest.mark.anyio

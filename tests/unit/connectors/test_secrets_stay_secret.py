@@ -18,9 +18,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from connectors import email, http, pagerduty, prometheus, slack, sql
-from connectors.base import CallContext, ConnectorError, PermanentError, Result, Settings
-from connectors.registry import SettingsError, load_settings, load_specs
+from runbookd.connectors import email, http, pagerduty, prometheus, slack, sql
+from runbookd.connectors.base import CallContext, ConnectorError, PermanentError, Result, Settings
+from runbookd.connectors.registry import SettingsError, load_settings, load_specs
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

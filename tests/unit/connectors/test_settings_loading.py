@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorError
-from connectors.email import EmailSettings
-from connectors.registry import BUILTINS, SettingsError, load_settings, load_specs
-from connectors.shell import ShellSettings
-from connectors.slack import SlackSettings
+from runbookd.connectors.base import ConnectorError
+from runbookd.connectors.email import EmailSettings
+from runbookd.connectors.registry import BUILTINS, SettingsError, load_settings, load_specs
+from runbookd.connectors.shell import ShellSettings
+from runbookd.connectors.slack import SlackSettings
 
 SPECS = load_specs(include_plugins=False)
 

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 import pytest
 
-from connectors.base import CallContext, PermanentError, Result, RetryableError
-from connectors.shell import SPEC, ShellSettings
+from runbookd.connectors.base import CallContext, PermanentError, Result, RetryableError
+from runbookd.connectors.shell import SPEC, ShellSettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

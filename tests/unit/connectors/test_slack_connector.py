@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connectors.base import PermanentError, Result, RetryableError
-from connectors.slack import SPEC, SlackSettings
+from runbookd.connectors.base import PermanentError, Result, RetryableError
+from runbookd.connectors.slack import SPEC, SlackSettings
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

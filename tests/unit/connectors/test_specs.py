@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.alertmanager_silence import SilenceParams
-from connectors.base import ConnectorSpec, Params
-from connectors.email import EmailParams
-from connectors.http import HttpParams
-from connectors.pagerduty import PagerDutyParams
-from connectors.registry import BUILTINS
-from connectors.sql import SqlParams
+from runbookd.connectors.alertmanager_silence import SilenceParams
+from runbookd.connectors.base import ConnectorSpec, Params
+from runbookd.connectors.email import EmailParams
+from runbookd.connectors.http import HttpParams
+from runbookd.connectors.pagerduty import PagerDutyParams
+from runbookd.connectors.registry import BUILTINS
+from runbookd.connectors.sql import SqlParams
 
 SPECS = {spec.name: spec for spec in BUILTINS}
 

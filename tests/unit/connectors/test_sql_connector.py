@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import CallContext, PermanentError, Result, RetryableError
-from connectors.sql import SPEC, SqlSettings, plain
+from runbookd.connectors.base import CallContext, PermanentError, Result, RetryableError
+from runbookd.connectors.sql import SPEC, SqlSettings, plain
 
 pytestmark = pytest.mark.anyio
 Caller = Callable[..., Awaitable[Result]]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import trustme
 
-from connectors.transport import PooledTransport
+from runbookd.connectors.transport import PooledTransport
 from runbookd.service.outbound import outbound_client
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from connectors.base import ConnectorSpec
-from connectors.registry import BUILTINS
-from engine.lang.conditions import LEAF_OPS
-from engine.lang.model import Runbook
-from engine.lang.source import load_yaml
+from runbookd.connectors.base import ConnectorSpec
+from runbookd.connectors.registry import BUILTINS
+from runbookd.engine.lang.conditions import LEAF_OPS
+from runbookd.engine.lang.model import Runbook
+from runbookd.engine.lang.source import load_yaml
 from runbookd.toolchain.library import load_library
 from runbookd.toolchain.scenario import load_scenario, run_scenario
 from runbookd.toolchain.scenario_model import Scenario

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.breaker import Breakers
+from runbookd.engine.breaker import Breakers
 
 
 class Clock:

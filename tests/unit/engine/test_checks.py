@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import engine.checks as checks
-from connectors.base import ConnectorSpec, Params
-from engine.checks import check_all, check_runbook
-from engine.lang.loader import LoadedRunbook, load_text
-from engine.rules import validate_in_child
+import runbookd.engine.checks as checks
+from runbookd.connectors.base import ConnectorSpec, Params
+from runbookd.engine.checks import check_all, check_runbook
+from runbookd.engine.lang.loader import LoadedRunbook, load_text
+from runbookd.engine.rules import validate_in_child
 
 
 class TextParams(Params):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.commands import Command
+from runbookd.engine.commands import Command
 
 AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from engine.compiler import ANCHOR, SEQ_FIELD, compile_rule_condition
-from engine.evaluate import holds
-from engine.lang.conditions import Condition
-from engine.projection import Projection
-from engine.rules import Matcher
+from runbookd.engine.compiler import ANCHOR, SEQ_FIELD, compile_rule_condition
+from runbookd.engine.evaluate import holds
+from runbookd.engine.lang.conditions import Condition
+from runbookd.engine.projection import Projection
+from runbookd.engine.rules import Matcher
 
 FIELDS = ["labels.a", "labels.n", "value", "name"]
 TEXT = st.sampled_from(["x", "y", "xz", "500", "5.0", ""])

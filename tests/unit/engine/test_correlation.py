@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.compiler import compile_runbook
-from engine.events import Event
-from engine.lang.loader import load_text
-from engine.simulator import Simulator
+from runbookd.engine.compiler import compile_runbook
+from runbookd.engine.events import Event
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.simulator import Simulator
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 RUNBOOK = """
@@ -103,7 +103,7 @@ def test_a_later_trigger_does_not_take_the_first_half_of_a_correlation() -> None
 
 def test_halves_of_different_keys_in_the_same_shard_never_pair() -> None:
     # c2 and c10 land in the same durable session (shard); only the incident key tells them apart.
-    from engine.rules import shard
+    from runbookd.engine.rules import shard
 
     assert shard("labels.channel=c2") == shard("labels.channel=c10")
     s = sim()

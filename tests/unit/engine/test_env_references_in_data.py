@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.executor import Secrets
-from engine.templating import render_text, render_value
+from runbookd.engine.executor import Secrets
+from runbookd.engine.templating import render_text, render_value
 
 ENV = {"DB_PASSWORD": "hunter2-secret", "SLACK_WEBHOOK": "https://hooks.example/T/B/xyz"}
 

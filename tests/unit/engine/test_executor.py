@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import Field
 
-from connectors.base import (
+from runbookd.connectors.base import (
     CallContext,
     ConnectorSpec,
     Params,
@@ -16,9 +16,9 @@ from connectors.base import (
     RetryableError,
     Runtime,
 )
-from connectors.http import SPEC as HTTP
-from engine.breaker import Breakers
-from engine.executor import Executor, Outcome, Work
+from runbookd.connectors.http import SPEC as HTTP
+from runbookd.engine.breaker import Breakers
+from runbookd.engine.executor import Executor, Outcome, Work
 
 SECRET = "xoxb-very-secret-token"
 

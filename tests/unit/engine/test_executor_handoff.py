@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from connectors.base import CallContext, ConnectorSpec, Params, Runtime
-from engine.executor import Executor, Outcome, Work
+from runbookd.connectors.base import CallContext, ConnectorSpec, Params, Runtime
+from runbookd.engine.executor import Executor, Outcome, Work
 
 
 class Text(Params):

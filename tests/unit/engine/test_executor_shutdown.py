@@ -13,7 +13,7 @@ import itertools
 
 import httpx
 
-from engine.executor import Executor, Outcome, Work
+from runbookd.engine.executor import Executor, Outcome, Work
 
 
 class Idle:

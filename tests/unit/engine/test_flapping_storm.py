@@ -19,14 +19,14 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from alerts.alertmanager import parse_notification
-from connectors.registry import load_specs
-from engine.clock import VirtualClock
-from engine.commands import WORK_KINDS, Command
-from engine.compiler import compile_runbook
-from engine.executor import Executor, Outcome, Work
-from engine.lang.loader import load_text
-from engine.runtime import Engine
+from runbookd.alerts.alertmanager import parse_notification
+from runbookd.connectors.registry import load_specs
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.commands import WORK_KINDS, Command
+from runbookd.engine.compiler import compile_runbook
+from runbookd.engine.executor import Executor, Outcome, Work
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.runtime import Engine
 from runbookd.toolchain.testing import am_alert, am_notification
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "runbooks" / "flapping-service.yaml"

@@ -15,13 +15,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.registry import load_specs
-from engine.checks import check_runbook
-from engine.compiler import compile_runbook
-from engine.events import Event
-from engine.lang.loader import load_text
-from engine.rules import Matcher, validate_in_child
-from engine.simulator import Simulator
+from runbookd.connectors.registry import load_specs
+from runbookd.engine.checks import check_runbook
+from runbookd.engine.compiler import compile_runbook
+from runbookd.engine.events import Event
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.rules import Matcher, validate_in_child
+from runbookd.engine.simulator import Simulator
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 SPECS = load_specs(include_plugins=False)

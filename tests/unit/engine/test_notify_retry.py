@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.clock import VirtualClock
-from engine.commands import Command
-from engine.compiler import compile_runbook
-from engine.events import Event
-from engine.lang.loader import load_text
-from engine.runtime import Engine
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.commands import Command
+from runbookd.engine.compiler import compile_runbook
+from runbookd.engine.events import Event
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.runtime import Engine
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.compiler import compile_runbook
-from engine.events import Event
-from engine.incident import Incident
-from engine.lang.loader import load_text
-from engine.postmortem import draft_markdown, levels_reached
-from engine.simulator import Simulator
+from runbookd.engine.compiler import compile_runbook
+from runbookd.engine.events import Event
+from runbookd.engine.incident import Incident
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.postmortem import draft_markdown, levels_reached
+from runbookd.engine.simulator import Simulator
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 RUNBOOK = """

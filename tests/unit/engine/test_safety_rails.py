@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.fake import FakeConnectors, Response
-from engine.compiler import compile_runbook
-from engine.errors import EngineError
-from engine.events import Event
-from engine.lang.loader import load_text
-from engine.simulator import Simulator
+from runbookd.connectors.fake import FakeConnectors, Response
+from runbookd.engine.compiler import compile_runbook
+from runbookd.engine.errors import EngineError
+from runbookd.engine.events import Event
+from runbookd.engine.lang.loader import load_text
+from runbookd.engine.simulator import Simulator
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

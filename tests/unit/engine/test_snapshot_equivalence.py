@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 import runbookd.toolchain.scenario as scenario_module
-from engine.clock import VirtualClock
-from engine.commands import WORK_KINDS, Command
-from engine.compiler import CompiledRunbook
-from engine.errors import EngineError
-from engine.runtime import Engine
-from engine.simulator import Simulator
-from engine.snapshot import (
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.commands import WORK_KINDS, Command
+from runbookd.engine.compiler import CompiledRunbook
+from runbookd.engine.errors import EngineError
+from runbookd.engine.runtime import Engine
+from runbookd.engine.simulator import Simulator
+from runbookd.engine.snapshot import (
     SnapshotError,
     capture,
     comparable_state,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.timers import COMPACT_SLACK, TimerQueue
+from runbookd.engine.timers import COMPACT_SLACK, TimerQueue
 
 START = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from engine.clock import VirtualClock
-from engine.events import Event
+from runbookd.engine.clock import VirtualClock
+from runbookd.engine.events import Event
 from runbookd.service.journal import library_payload
 from runbookd.service.worker import Worker
 from runbookd.store import db as store

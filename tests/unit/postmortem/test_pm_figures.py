@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from engine.steps import _with_jitter
+from runbookd.engine.steps import _with_jitter
 from runbookd.postmortem.load import load_summary
 from runbookd.postmortem.model import Summary
 from tests.unit.postmortem.rig import T0, Rig, run_payment_outage

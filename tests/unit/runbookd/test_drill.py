@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-from engine.evaluate import holds
-from engine.lang.conditions import Condition
 from runbookd.cli.main import main
 from runbookd.drills.run import Driller, DrillResult, drill_runbooks
 from runbookd.drills.synth import Unsatisfiable, example_for_regex, solutions
+from runbookd.engine.evaluate import holds
+from runbookd.engine.lang.conditions import Condition
 from runbookd.toolchain.library import load_library
 
 ROOT = Path(__file__).parents[3]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from connectors.registry import load_specs
+from runbookd.connectors.registry import load_specs
 from runbookd.drills.schedule import DrillJob
 from runbookd.drills.store import recent_drill_runs
 from runbookd.service.core import Options, Service

@@ -14,10 +14,10 @@ from typing import Any, cast
 
 from sqlalchemy import select
 
-from engine.events import Event
-from engine.runtime import Engine as RulesEngine
-from engine.timing import RETENTION
 from runbookd.api.incidents import read_incident, stored_record
+from runbookd.engine.events import Event
+from runbookd.engine.runtime import Engine as RulesEngine
+from runbookd.engine.timing import RETENTION
 from runbookd.service.core import Service
 from runbookd.service.journal import library_payload
 from runbookd.service.worker import Worker

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.lang.diagnostics import Diagnostic
 from runbookd.cli.main import main
+from runbookd.engine.lang.diagnostics import Diagnostic
 from runbookd.toolchain.annotations import annotation, diagnostic
 from tests.ci_fixtures import UNKNOWN_CONNECTOR, WRONG_SEVERITY, runbook_repository
 

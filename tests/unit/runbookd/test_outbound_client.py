@@ -12,8 +12,8 @@ from types import ModuleType
 import httpx
 from pytest_httpserver import HTTPServer
 
-from connectors.base import CallContext, Runtime
-from connectors.http import SPEC
+from runbookd.connectors.base import CallContext, Runtime
+from runbookd.connectors.http import SPEC
 from runbookd.service.outbound import outbound_client
 
 

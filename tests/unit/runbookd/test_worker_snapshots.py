@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import ColumnElement, func, select, update
 
-from engine.events import Event
-from engine.snapshot import comparable_state
+from runbookd.engine.events import Event
+from runbookd.engine.snapshot import comparable_state
 from runbookd.service.journal import library_payload
 from runbookd.service.snapshots import SnapshotPolicy
 from runbookd.service.worker import Worker

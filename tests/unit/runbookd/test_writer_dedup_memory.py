@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
-from alerts.alertmanager import parse_notification
+from runbookd.alerts.alertmanager import parse_notification
 from runbookd.store import tables as t
 from runbookd.store.writer import IngestJob, IngestResult, Writer
 from runbookd.toolchain.testing import am_alert, am_notification
