@@ -9,7 +9,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     # Each verb group imports what it runs only when it runs: `runbookd check` starts without
     # loading the service (FastAPI, SQLAlchemy, uvicorn).
-    from runbookd.cli import connectors, drill, incidents, postmortem, serve, toolchain
+    from runbookd.cli import checkconfig, connectors, drill, incidents, postmortem, serve, toolchain
 
     parser = argparse.ArgumentParser(
         prog="runbookd", description="Runbook automation for incident response."
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     toolchain.add_parser(sub)
     serve.add_commands(sub)
+    checkconfig.add_parser(sub)
     incidents.add_parser(sub)
     postmortem.add_parser(sub)
     connectors.add_parser(sub)
