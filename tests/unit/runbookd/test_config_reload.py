@@ -179,3 +179,35 @@ def test_a_rotated_secret_is_a_change_but_never_shown(tmp_path: Path) -> None:
     after = load_settings(config, {})
     assert list(restart_only_changes(before, after)) == ["auth.bearer_token"]
     assert list(restart_only_changes(before, before)) == []
+
+
+def test_a_rotated_secret_file_is_read_again(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "payment.yaml").write_text(PAYMENT)
+    (tmp_path / "hook-token").write_text("first\n")
+    (tmp_path / "api-token").write_text(TOKEN + "\n")
+    config = tmp_path / "config.yaml"
+    with database_url(tmp_path) as url:
+        config.write_text(
+            f"database_url: {url}\nrunbooks: [{library}]\nengine: {{dry_run: true}}\n"
+            + "auth: {bearer_token_file: api-token}\n"
+            + "connectors: {http: {headers: {X-Token: '${file:hook-token}'}}}\n"
+        )
+        settings = load_settings(config, _environ())
+        app = create_app(settings, lambda: load_settings(config, _environ()))
+        with (
+            live(app) as base,
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+        ):
+            (tmp_path / "hook-token").write_text("second\n")
+            done = http.post("/-/reload")
+            assert done.status_code == 200 and done.json()["restart_required"] == []
+            service = app.state.service
+            header = service.connector_settings["http"].headers["X-Token"]
+            assert header.get_secret_value() == "second"
+            # The API's own token is wired into the routes: a new one waits for a restart.
+            (tmp_path / "api-token").write_text("rotated\n")
+            done = http.post("/-/reload")
+            assert done.json()["restart_required"] == ["auth.bearer_token"]
+            assert http.get("/api/v1/runbooks").status_code == 200
