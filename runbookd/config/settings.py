@@ -75,6 +75,10 @@ class Settings(Section):
     runbooks: list[Path] = Field(
         default_factory=lambda: [Path("runbooks")], description="Runbook files or folders."
     )
+    schedules: list[Path] = Field(
+        default_factory=lambda: [Path("schedules")],
+        description="On-call schedule files or folders (docs/oncall.md); missing ones are skipped.",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
     alertmanager: AlertmanagerSettings = Field(
@@ -198,6 +202,7 @@ def _resolve_paths(settings: Settings, base: Path, from_file: set[str]) -> Setti
         update={
             "data_dir": absolute("data_dir", settings.data_dir),
             "runbooks": [absolute("runbooks", p) for p in settings.runbooks],
+            "schedules": [absolute("schedules", p) for p in settings.schedules],
         }
     )
 

@@ -54,7 +54,8 @@ def test_bundled_config_yaml_is_the_defaults() -> None:
     settings = load_settings(ROOT / "config.yaml", {})
     assert settings.runbooks == [ROOT.resolve() / "runbooks"]
     assert settings.data_dir == ROOT.resolve() / "data"
-    paths = {"data_dir", "runbooks"}
+    assert settings.schedules == [ROOT.resolve() / "schedules"]
+    paths = {"data_dir", "runbooks", "schedules"}
     assert settings.model_dump(exclude=paths) == Settings().model_dump(exclude=paths)
 
 
