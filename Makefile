@@ -6,11 +6,32 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-pages clean demo
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+LOCK := requirements/lock.txt
+# The flags that make LOCK: every extra (runtime, postgres, testing, dev), a hash for every file,
+# and pip and setuptools pinned too (--allow-unsafe), the build backend included (--all-build-deps)
+# so the editable install below builds without fetching anything unpinned. No index or find-links
+# lines: the lock must not carry one machine's pip configuration.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras \
+	--extra dev --extra testing --extra postgres \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host --output-file $(LOCK)
+
+.PHONY: lock lock-upgrade
+
+# The virtualenv holds exactly the lock (--clear drops whatever an older install left), then
+# runbookd itself, editable, with no dependency resolution of its own.
+$(STAMP): pyproject.toml $(LOCK)
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## lock: re-resolve requirements/lock.txt after a change to pyproject.toml's dependencies,
+## keeping every pin that still fits; lock-upgrade: move every pin to the newest release allowed
+lock: $(STAMP)
+	$(BIN)/pip-compile $(LOCK_FLAGS) pyproject.toml
+
+lock-upgrade: $(STAMP)
+	$(BIN)/pip-compile --upgrade $(LOCK_FLAGS) pyproject.toml
 
 ## run: validate the bundled runbooks, then serve them (config.yaml: SQLite in ./data)
 run: $(STAMP)
