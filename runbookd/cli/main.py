@@ -11,6 +11,7 @@ def build_parser() -> argparse.ArgumentParser:
     # loading the service (FastAPI, SQLAlchemy, uvicorn).
     from runbookd import __version__
     from runbookd.cli import (
+        adoption,
         checkconfig,
         completion,
         connectors,
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_parser(sub)
     connectors.add_parser(sub)
     drill.add_parser(sub)
+    adoption.add_parser(sub)
     completion.add_parser(sub, build_parser)
     return parser
 

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from runbookd.config.secretfiles import file_keys, read_secret
 from runbookd.config.sections import (
     AlertmanagerSettings,
     AuthSettings,
@@ -151,7 +152,11 @@ def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) ->
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise SettingsError([f"{source}: the top level must be a mapping of keys, got a {kind}"])
-    data, broken, from_env = interpolate(data, environ)
+    base = path.parent if path is not None else Path.cwd()
+    data, broken, from_env = interpolate(data, environ, read=lambda p: read_secret(p, base))
+    data, unread, from_files = file_keys(data, Settings, base)
+    broken += unread
+    from_env |= from_files
     overrides, problems = env_overrides(Settings, environ)
     origins = {o.loc: o.variable for o in overrides}
     from_file = set(data) - {loc[0] for loc in origins if len(loc) == 1}
@@ -179,7 +184,6 @@ def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) ->
         problems += [Problem(origin(loc), loc, msg) for loc, msg in _cross_checks(settings)]
     if problems or settings is None:
         raise SettingsError([str(p) for p in problems])
-    base = path.parent if path is not None else Path.cwd()
     return _resolve_paths(settings, base, from_file)
 
 
