@@ -58,12 +58,11 @@ class Directory:
     def resolver(self, schedule_id: str) -> Resolver | None:
         return self.resolvers().get(schedule_id)
 
+    def find(self, schedule_id: str, moment: datetime) -> dict[str, Any] | None:
+        """The engine's question: overrides count only from the instant they were made."""
+        resolver = self.resolver(schedule_id)
+        found = resolver.who(moment, known_at=moment) if resolver is not None else None
+        return describe(found) if found is not None else None
+
     def lookup(self) -> OnCallLookup:
-        """For the engine: overrides count only from the instant they were made (see resolve)."""
-
-        def find(schedule_id: str, moment: datetime) -> dict[str, Any] | None:
-            resolver = self.resolver(schedule_id)
-            found = resolver.who(moment, known_at=moment) if resolver is not None else None
-            return describe(found) if found is not None else None
-
-        return find
+        return self.find

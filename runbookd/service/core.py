@@ -34,6 +34,7 @@ from runbookd.engine.lang.diagnostics import Diagnostic
 from runbookd.engine.timing import RETENTION
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
+from runbookd.service.oncall import Overrides
 from runbookd.service.outbound import outbound_client
 from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
@@ -42,6 +43,7 @@ from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.writer import EntryJob, Writer
 from runbookd.toolchain.library import Library, load_library
+from runbookd.toolchain.schedules import check_references, load_schedules
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class Options:
     breaker_failures: int = 5
     breaker_open_for: float = 30.0
     drills: tuple[DrillJob, ...] = ()
+    schedules: tuple[Path, ...] = ()
 
 
 class Service:
@@ -87,6 +90,8 @@ class Service:
         self.db = db.make_engine(options.database_url)
         # One lock for every write transaction in this process (journal writer, engine thread).
         write_lock = threading.Lock()
+        #: on-call schedules and their journaled overrides (runbookd.service.oncall)
+        self.oncall = Overrides()
         self.worker = Worker(
             self.db,
             lock=write_lock,
@@ -96,6 +101,8 @@ class Service:
             on_work=self._wake_executor,
             on_applied=self._observe,
             on_tick=self.metrics.timer_lateness.observe,
+            oncall=self.oncall.find,
+            on_oncall=self.oncall.apply,
         )
         self.writer = Writer(
             self.db,
@@ -124,11 +131,18 @@ class Service:
         if not library.ok:
             lines = "\n".join(str(d) for d in library.diagnostics)
             raise StartError(f"the runbooks do not pass `runbookd check`:\n{lines}")
+        schedules = load_schedules(self.options.schedules, skip_missing=True)
+        problems = [*schedules.diagnostics, *check_references(library, schedules)]
+        if problems:
+            lines = "\n".join(str(d) for d in problems)
+            raise StartError(f"the on-call schedules do not pass `runbookd check`:\n{lines}")
+        self.oncall.set_library(schedules)
         self.library = library
         try:
             await asyncio.to_thread(db.upgrade, self.db)
         except Exception as exc:
             raise StartError(f"cannot prepare the database: {type(exc).__name__}: {exc}") from exc
+        await asyncio.to_thread(self.oncall.load, self.db)
         replayed = await asyncio.to_thread(self.worker.recover)
         self.metrics.replayed.set(replayed)
         log.info("engine rebuilt from %d journal entries", replayed)
@@ -222,6 +236,10 @@ class Service:
         library = await asyncio.to_thread(load_library, paths, specs=dict(self.specs))
         if not library.ok:
             return library.diagnostics
+        # A reloaded runbook may not page a schedule that is not loaded.
+        unknown = check_references(library, self.oncall.directory.library)
+        if unknown:
+            return unknown
         await self.record_library(library)
         self.library = library
         self.options = dataclasses.replace(self.options, runbooks=list(paths))

@@ -37,6 +37,7 @@ from runbookd.engine.commands import Command
 from runbookd.engine.errors import EngineError
 from runbookd.engine.executor import Work
 from runbookd.engine.keys import IncidentIds
+from runbookd.engine.oncall import OnCallLookup
 from runbookd.engine.rules import Matcher
 from runbookd.engine.runtime import Engine as RulesEngine
 from runbookd.service.allocator import Trimmer
@@ -75,7 +76,10 @@ class Worker:
         on_tick: Callable[[float], None] | None = None,
         lock: threading.Lock | None = None,
         snapshots: SnapshotPolicy | None = None,
+        oncall: OnCallLookup | None = None,
+        on_oncall: Callable[[dict[str, Any], datetime], None] | None = None,
     ) -> None:
+        self._oncall, self._on_oncall = oncall, on_oncall  # runbookd.service.oncall
         #: shared with the journal writer (see Writer): one writer at a time on the database
         self._write_lock = lock or threading.Lock()
         self._db = db
@@ -121,6 +125,7 @@ class Worker:
             id_factory=self._ids(),
             retention=None,
             keep_timelines=False,
+            oncall=self._oncall,
         )
 
     @staticmethod
@@ -145,6 +150,7 @@ class Worker:
         restored = self.snapshots.restore_newest(self.applied_seq, EPOCH, self._dry_run)
         if restored is not None:
             self.engine, self.clock = restored.engine, restored.clock
+            self.engine.oncall = self._oncall  # configuration: not in the snapshot
             self.library_digest = restored.library_digest
             start, after_tick = restored.applied_seq, restored.tick_id
         count = 0
@@ -315,6 +321,8 @@ class Worker:
                 ), None
             if kind == "action":
                 return self._action(payload), None
+            if kind == "oncall" and self._on_oncall is not None:  # an override: lookup data
+                return self._on_oncall(payload, at) or [], None
             if kind == "runbooks":
                 compiled = compile_payload(payload)
                 self.snapshots.register(seq, compiled)
