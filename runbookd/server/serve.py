@@ -56,8 +56,11 @@ def serve(
     except Exception as exc:  # connector settings and the like: say what, not a traceback
         print(f"runbookd: cannot start: {exc}", file=sys.stderr)
         return 2
+    tls = settings.server.tls
     config = uvicorn.Config(
         app,
+        ssl_certfile=str(tls.cert_file) if tls else None,
+        ssl_keyfile=str(tls.key_file) if tls else None,
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         access_log=settings.server.access_log,
