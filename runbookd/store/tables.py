@@ -115,6 +115,19 @@ engine_snapshot = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+#: Who runs the engine (runbookd.service.lease): one row per shard, only ever shard 0 today. The
+#: epoch grows by one at every change of holder; a commit checks it, so a paused or cut-off leader
+#: whose lease was taken over cannot store anything (its epoch is no longer the row's).
+engine_lease = Table(
+    "engine_lease",
+    metadata,
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(200), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+)
+
 #: Connector calls the engine asked for; the executor runs each once per call_id.
 outbox = Table(
     "outbox",
