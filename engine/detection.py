@@ -112,7 +112,9 @@ class Detection(EngineCore):
                 if compiled.runbook.id != self._fallback:
                     self._route(compiled, event)
             fallback = self.runbooks.get(self._fallback) if self._fallback else None
-            if not self._fates and fallback is not None:
+            if self._fates or fallback is None:
+                fallback = None  # taken by a runbook, or no safety net loaded
+            else:
                 self._route(fallback, event)
             self._out.append(
                 Command(
@@ -120,7 +122,7 @@ class Detection(EngineCore):
                     self.clock.now(),
                     None,  # on no incident's timeline: its incident is in the data
                     None,
-                    outcome_data(event, self._fates, self._fallback if fallback else None),
+                    outcome_data(event, self._fates, fallback.runbook.id if fallback else None),
                 )
             )
         finally:

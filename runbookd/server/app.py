@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from runbookd.alerts.polling import Poll
 from runbookd.alerts.routes import ingest_router
+from runbookd.api.alerts import alerts_router
 from runbookd.api.approvals import approvals_router
 from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
@@ -97,6 +98,7 @@ def build_app(
             dependencies=guard,
         )
     )
+    app.include_router(alerts_router(service, guard))
     app.include_router(incidents_router(service, guard))
     app.include_router(postmortem_router(service, guard))
     app.include_router(runbooks_router(service, guard))

@@ -34,6 +34,7 @@ from runbookd.engine.timing import RETENTION
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
 from runbookd.service.outbound import outbound_client
+from runbookd.service.outcomes import UnmatchedCounter
 from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
 from runbookd.service.worker import Worker
@@ -83,6 +84,7 @@ class Service:
         self.specs = specs
         self.connector_settings = dict(connector_settings or {})
         self.metrics = Metrics()
+        self.unmatched = UnmatchedCounter(self.metrics.alerts_unmatched)
         self.db = db.make_engine(options.database_url)
         # One lock for every write transaction in this process (journal writer, engine thread).
         write_lock = threading.Lock()
@@ -235,6 +237,7 @@ class Service:
     def _observe(self, commands: list[Command], seconds: float) -> None:
         m = self.metrics
         m.engine_batch_seconds.observe(seconds)
+        self.unmatched.observe(commands)
         now = datetime.now(UTC)
         for c in commands:
             if c.kind == "open_incident":
