@@ -156,6 +156,7 @@ def create_app(settings: RunbookdSettings) -> FastAPI:
     options = Options(
         database_url=settings.database_url_resolved(),
         runbooks=list(settings.runbooks),
+        fallback_runbook=settings.fallback_runbook,
         dry_run=settings.engine.dry_run,
         ingest_batch_max=settings.ingest.batch_max,
         ingest_commit_interval=settings.ingest.commit_interval.total_seconds(),

@@ -41,7 +41,7 @@ from runbookd.service.worker import Worker
 from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.writer import EntryJob, Writer
-from runbookd.toolchain.library import Library, load_library
+from runbookd.toolchain.library import Library, load_library, select_fallback
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class Options:
 
     database_url: str
     runbooks: list[Path]
+    #: settings ``fallback_runbook``
+    fallback_runbook: str | None = None
     dry_run: bool = False
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
@@ -121,7 +123,7 @@ class Service:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        library = load_library(self.options.runbooks, specs=dict(self.specs))
+        library = self._load_library()
         if not library.ok:
             lines = "\n".join(str(d) for d in library.diagnostics)
             raise StartError(f"the runbooks do not pass `runbookd check`:\n{lines}")
@@ -202,6 +204,11 @@ class Service:
             await self.http.aclose()
         self.db.dispose()
 
+    def _load_library(self) -> Library:
+        library = load_library(self.options.runbooks, specs=dict(self.specs))
+        select_fallback(library, self.options.fallback_runbook)
+        return library
+
     async def record_library(self, library: Library) -> bool:
         """Journal the library when it differs from the one the engine runs; True if it did."""
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
@@ -218,9 +225,7 @@ class Service:
 
     async def reload(self) -> list[Diagnostic]:
         """Validate the runbooks on disk, then swap; on any error keep the running version."""
-        library = await asyncio.to_thread(
-            load_library, self.options.runbooks, specs=dict(self.specs)
-        )
+        library = await asyncio.to_thread(self._load_library)
         if not library.ok:
             return library.diagnostics
         await self.record_library(library)

@@ -78,3 +78,27 @@ def test_every_alert_shows_what_it_did(make_server: Callable[..., Server]) -> No
     server.stop()
     server.start()
     assert [r["id"] for r in alerts(server)] == [r["id"] for r in rows]
+
+
+def test_the_fallback_runbook_takes_what_no_runbook_handles(
+    make_server: Callable[..., Server],
+) -> None:
+    # The bundled library and the fallback the bundled config.yaml names.
+    server = make_server(env={"RUNBOOKD_FALLBACK_RUNBOOK": "unhandled-alert"})
+    server.post(HOOK, am_notification([stranger("db-1:9100"), stranger("db-2:9100")]))
+    server.post(HOOK, am_notification([failures("alipay")]))
+    rows = poll(lambda: _exactly(alerts(server), 3), what="three outcomes")
+    [incident] = poll(lambda: server.incidents(runbook="unhandled-alert"), what="its incident")
+    assert incident["severity"] == "low"
+    assert incident["labels"]["alertname"] == "HostSwapIsFillingUp"
+    assert incident["alerts"] == 2  # one incident per alertname
+    pending, *strangers = rows
+    assert pending["outcome"] == "pending"  # handled elsewhere: the fallback never saw it
+    assert [r["outcome"] for r in strangers] == ["unmatched", "unmatched"]
+    assert {r["incident"] for r in strangers} == {incident["id"]}
+    assert all(r["results"][0]["fallback"] for r in strangers)
+    assert "fallback unhandled-alert" in strangers[0]["summary"]
+    # Still counted as unmatched: the fallback is the safety net, not a runbook for it.
+    assert server.metric("runbookd_alerts_unmatched_total", alertname="HostSwapIsFillingUp") == 2
+    kinds = [e["kind"] for e in server.incident(incident["id"])["timeline"]]
+    assert "notify" in kinds
