@@ -10,6 +10,7 @@ reached the end of the range).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
@@ -127,6 +128,29 @@ def list_outcomes(
     return found, False
 
 
+def outcome_query(
+    status: Sequence[str] | None = None,
+    alertname: Sequence[str] | None = None,
+    outcome: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[Any]:
+    """The stored outcomes, newest first, filtered by what the database can filter."""
+    c = t.alert_outcome.c
+    query = select(t.alert_outcome).order_by(c.id.desc())
+    if status:
+        query = query.where(c.status.in_(status))
+    if alertname:
+        query = query.where(c.name.in_(alertname))
+    if outcome:
+        query = query.where(c.outcome.in_(outcome))
+    if since:
+        query = query.where(c.at >= since)
+    if until:
+        query = query.where(c.at < until)
+    return query
+
+
 def alerts_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=dependencies)
 
@@ -150,18 +174,7 @@ def alerts_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     ) -> AlertList:
         since, until = _utc_param("since", since), _utc_param("until", until)
         matchers = _matchers(match)
-        c = t.alert_outcome.c
-        query = select(t.alert_outcome).order_by(c.id.desc())
-        if status:
-            query = query.where(c.status.in_(status))
-        if alertname:
-            query = query.where(c.name.in_(alertname))
-        if outcome:
-            query = query.where(c.outcome.in_(outcome))
-        if since:
-            query = query.where(c.at >= since)
-        if until:
-            query = query.where(c.at < until)
+        query = outcome_query(status, alertname, outcome, since, until)
         found, complete = await asyncio.to_thread(list_outcomes, service, query, matchers, limit)
         return AlertList(alerts=found, complete=complete)
 

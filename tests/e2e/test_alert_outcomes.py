@@ -56,6 +56,7 @@ def test_every_alert_shows_what_it_did(make_server: Callable[..., Server]) -> No
     [incident] = server.incidents()
     assert [r["outcome"] for r in rows] == ["unmatched", "unmatched", "opened", "pending"]
     assert rows[2]["incident"] == incident["id"]
+    assert incident["missing_labels"] == []  # its key has the channel it groups on
     assert rows[0]["summary"] == "matched no runbook"
 
     unmatched = alerts(server, outcome="unmatched")
@@ -73,6 +74,15 @@ def test_every_alert_shows_what_it_did(make_server: Callable[..., Server]) -> No
     bad = server.get("/api/v1/alerts", params={"match": '{severity=~"(crit"}'})
     assert bad.status_code == 422 and "match" in bad.text
     assert server.get("/api/v1/alerts", params={"outcome": "lost"}).status_code == 422
+
+    # The page people read shows the same, with the same filters.
+    page = server.get("/alerts", params={"outcome": "unmatched"}).text
+    assert page.count('<tr class="outcome-unmatched">') == 2 and "db-2:9100" in page
+    assert "PaymentFailureRateHigh" not in page
+    page = server.get("/alerts", params={"match": '{channel="alipay"}'}).text
+    assert f'href="/incidents/{incident["id"]}"' in page and "HostSwapIsFillingUp" not in page
+    wrong = server.get("/alerts", params={"match": "{channel~alipay}"})
+    assert wrong.status_code == 400 and "match:" in wrong.text
 
     # A restart replays the journal: the stored outcomes are neither repeated nor lost.
     server.stop()
@@ -102,3 +112,18 @@ def test_the_fallback_runbook_takes_what_no_runbook_handles(
     assert server.metric("runbookd_alerts_unmatched_total", alertname="HostSwapIsFillingUp") == 2
     kinds = [e["kind"] for e in server.incident(incident["id"])["timeline"]]
     assert "notify" in kinds
+
+
+def test_a_key_built_from_a_missing_label_is_shown(make_server: Callable[..., Server]) -> None:
+    server = make_server(LIBRARY)
+    # payment-channel-abnormal groups by labels.channel; these alerts do not carry it.
+    nameless = {"alertname": "PaymentFailureRateHigh", "severity": "critical"}
+    server.post(HOOK, am_notification([am_alert(nameless, starts_at=T0)]))
+    probe_only = {"alertname": "PaymentChannelProbeFailed"}
+    server.post(HOOK, am_notification([am_alert(probe_only, starts_at=T0)]))
+    [incident] = poll(lambda: server.incidents(), what="an incident")
+    assert incident["key"] == "labels.channel="
+    assert incident["missing_labels"] == ["channel"]
+    assert server.incident(incident["id"])["missing_labels"] == ["channel"]
+    page = server.get(f"/incidents/{incident['id']}").text
+    assert "no channel label: every alert without it joins this incident" in page
