@@ -9,7 +9,16 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     # Each verb group imports what it runs only when it runs: `runbookd check` starts without
     # loading the service (FastAPI, SQLAlchemy, uvicorn).
-    from runbookd.cli import checkconfig, connectors, drill, incidents, postmortem, serve, toolchain
+    from runbookd.cli import (
+        adoption,
+        checkconfig,
+        connectors,
+        drill,
+        incidents,
+        postmortem,
+        serve,
+        toolchain,
+    )
 
     parser = argparse.ArgumentParser(
         prog="runbookd", description="Runbook automation for incident response."
@@ -22,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_parser(sub)
     connectors.add_parser(sub)
     drill.add_parser(sub)
+    adoption.add_parser(sub)
     return parser
 
 

@@ -8,6 +8,7 @@ the runbook library if it changed, then accept traffic.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -204,8 +205,10 @@ class Service:
             await self.http.aclose()
         self.db.dispose()
 
-    def _load_library(self) -> Library:
-        library = load_library(self.options.runbooks, specs=dict(self.specs))
+    def _load_library(self, paths: list[Path] | None = None) -> Library:
+        """The runbooks under ``paths`` (default: the configured ones) with only the configured
+        fallback runbook among the fallbacks (``fallback_runbook`` is a restart-only setting)."""
+        library = load_library(paths or self.options.runbooks, specs=dict(self.specs))
         select_fallback(library, self.options.fallback_runbook)
         return library
 
@@ -223,13 +226,16 @@ class Service:
         await asyncio.wrap_future(self.worker.wait_applied(int(seq)))
         return True
 
-    async def reload(self) -> list[Diagnostic]:
-        """Validate the runbooks on disk, then swap; on any error keep the running version."""
-        library = await asyncio.to_thread(self._load_library)
+    async def reload(self, runbooks: list[Path] | None = None) -> list[Diagnostic]:
+        """Validate the runbooks on disk (``runbooks``: from now on these paths), then swap; on
+        any error keep the running version. The rest of a config reload is server/reload.py's."""
+        paths = self.options.runbooks if runbooks is None else runbooks
+        library = await asyncio.to_thread(self._load_library, paths)
         if not library.ok:
             return library.diagnostics
         await self.record_library(library)
         self.library = library
+        self.options = dataclasses.replace(self.options, runbooks=list(paths))
         return []
 
     # --- wiring ---------------------------------------------------------------------------
