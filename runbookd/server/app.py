@@ -18,6 +18,7 @@ from fastapi.params import Depends
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from runbookd import __version__
 from runbookd.alerts.polling import Poll
 from runbookd.alerts.routes import ingest_router
 from runbookd.api.alerts import alerts_router
@@ -79,7 +80,7 @@ def build_app(
 
     app = FastAPI(
         title="runbookd",
-        version="0.1.0",
+        version=__version__,
         description="Runbook automation for incident response.",
         lifespan=lifespan,
     )
