@@ -9,9 +9,11 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     # Each verb group imports what it runs only when it runs: `runbookd check` starts without
     # loading the service (FastAPI, SQLAlchemy, uvicorn).
+    from runbookd import __version__
     from runbookd.cli import (
         adoption,
         checkconfig,
+        completion,
         connectors,
         drill,
         incidents,
@@ -23,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runbookd", description="Runbook automation for incident response."
     )
+    parser.add_argument("--version", action="version", version=f"runbookd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     toolchain.add_parser(sub)
     serve.add_commands(sub)
@@ -32,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     connectors.add_parser(sub)
     drill.add_parser(sub)
     adoption.add_parser(sub)
+    adoption.add_scaffold_parser(sub)
+    completion.add_parser(sub, build_parser)
     return parser
 
 
