@@ -82,6 +82,8 @@ class Dialect:
     source: str = SOURCE
     name: str = "Alertmanager webhook v4"
     alert_fields: AlertFields | None = None
+    #: the text fields ``alert_fields`` reads, reported (and recorded) when stored escaped
+    alert_text: frozenset[str] = frozenset()
 
 
 ALERTMANAGER = Dialect()
@@ -185,7 +187,8 @@ def _alert(
     if suspect:
         alert, found = escape_tree(raw, f"alerts[{index}]")
         cut = len(prefix)
-        marks = tuple(m[cut:] for m in found if _root(m[cut:]) in _ALERT_TEXT)
+        read = _ALERT_TEXT | dialect.alert_text
+        marks = tuple(m[cut:] for m in found if _root(m[cut:]) in read)
     labels = str_map(alert.get("labels"), prefix + "labels")
     name = labels.get("alertname")
     if not name:

@@ -65,8 +65,8 @@ def parse_cloudevents(
         if not isinstance(data, dict):
             what = f"a CloudEvent object (an array is sent as {BATCH})"
             raise PayloadError.expected("body", what, data)
-        event = _event(data, "", received_at, suspect)
-        return EventBatch([event], escaped=list(event.escaped))
+        event, marks = _event(data, "", received_at, suspect)
+        return EventBatch([event], escaped=marks)
     if not isinstance(data, list):
         raise PayloadError.expected("body", f"an array of CloudEvents ({BATCH})", data)
     if not data:
@@ -74,20 +74,21 @@ def parse_cloudevents(
     out = EventBatch([])
     for i, raw in enumerate(data):
         try:
-            event = _event(raw, f"[{i}]", received_at, suspect)
+            event, marks = _event(raw, f"[{i}]", received_at, suspect)
         except PayloadError as exc:
             if not partial:
                 raise
             out.rejected.append(Rejected.of(i, raw, exc))
             continue
         out.events.append(event)
-        out.escaped.extend(f"[{i}].{m}" for m in event.escaped)
+        out.escaped.extend(f"[{i}].{m}" for m in marks)
     if not out.events:
         raise AllRejected(out.rejected)
     return out
 
 
-def _event(raw: object, path: str, received_at: datetime, suspect: bool) -> Event:
+def _event(raw: object, path: str, received_at: datetime, suspect: bool) -> tuple[Event, list[str]]:
+    """The event, and the attributes of the body stored in escaped form (as body paths)."""
     if not isinstance(raw, dict):
         raise PayloadError.expected(path or "body", "a CloudEvent object", raw)
     prefix = path + "." if path else ""
@@ -144,8 +145,9 @@ def _event(raw: object, path: str, received_at: datetime, suspect: bool) -> Even
                 value = float(number) if math.isfinite(number) else None
             except OverflowError:  # an integer literal too large for a float
                 value = None
+    read = {m: _event_path(m) for m in marks}
     return Event(
-        escaped=tuple(sorted({_event_path(m) for m in marks} - {""})),
+        escaped=tuple(sorted(set(read.values()) - {""})),
         name=required["type"],
         at=received_at,
         kind="event",
@@ -155,7 +157,7 @@ def _event(raw: object, path: str, received_at: datetime, suspect: bool) -> Even
         source=SOURCE,
         starts_at=None if time is None else parse_rfc3339(time, prefix + "time"),
         fields=fields,
-    )
+    ), [m for m, at in read.items() if at]
 
 
 def _event_path(mark: str) -> str:

@@ -55,7 +55,11 @@ def _fields(alert: dict[str, Any], prefix: str) -> dict[str, str | int | float |
 
 
 GRAFANA = Dialect(
-    version=VERSION, source=SOURCE, name="Grafana Alerting webhook", alert_fields=_fields
+    version=VERSION,
+    source=SOURCE,
+    name="Grafana Alerting webhook",
+    alert_fields=_fields,
+    alert_text=frozenset(_TEXT),
 )
 
 

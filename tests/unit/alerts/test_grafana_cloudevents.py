@@ -176,3 +176,15 @@ def test_a_batch_keeps_its_usable_events_and_names_the_bad_one() -> None:
     with pytest.raises(PayloadError) as info:
         parse_cloudevents(json.dumps(cloud_event()), received_at=NOW, batch=True)
     assert info.value.field == "body"
+
+
+def test_text_no_store_holds_is_escaped_and_listed() -> None:
+    note = parse_grafana(
+        json.dumps(grafana_body(panelURL="https://g/d?x=\u0000")), received_at=NOW, partial=True
+    )
+    [event] = note.alerts
+    assert event.fields["panelURL"] == "https://g/d?x=\\u0000"
+    assert note.escaped == ["alerts[0].panelURL"]
+    batch = parse_cloudevents(json.dumps(cloud_event(subject="eu\u0000")), received_at=NOW)
+    assert batch.events[0].labels["subject"] == "eu\\u0000"
+    assert batch.escaped == ["subject"] and batch.events[0].escaped == ("labels.subject",)
