@@ -80,6 +80,11 @@ class Settings(Section):
         default_factory=lambda: [Path("schedules")],
         description="On-call schedule files or folders (docs/oncall.md); missing ones are skipped.",
     )
+    fallback_runbook: OptionalText = Field(
+        None,
+        description="The runbook (detection.fallback: true) that takes every alert no other "
+        "runbook took; null = none. The bundled config.yaml names unhandled-alert.",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
     alertmanager: AlertmanagerSettings = Field(
