@@ -152,11 +152,14 @@ class Service:
                 self.lease.start()
         else:
             self.worker.watch()
-        # Replicas: the library is applied when a leader exists, which may be later than now.
-        await self.record_library(library, wait=not cluster.enabled)
         self.http = outbound_client(self.options.workers)
         if not cluster.runs_engine:
-            return  # ingest role: no executor, polls or drills
+            # The ingest role journals no library: it keeps no engine state to compare with,
+            # and would replace the leader's runbooks by its own copy at every start.
+            return  # no executor, polls or drills either
+        # Replicas: the library is applied when a leader exists, which may be later than now.
+        # The replica started (or reloaded) last sets the library all of them run.
+        await self.record_library(library, wait=not cluster.enabled)
         self.metrics.leader.set_function(lambda: 1 if self.leads() else 0)
         self.executor = Executor(
             self.specs,

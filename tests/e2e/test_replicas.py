@@ -73,12 +73,12 @@ class Cluster:
         self.library = library
         self.servers: list[Server] = []
 
-    def add(self, name: str, **env: str) -> Server:
+    def add(self, name: str, library: Path | None = None, **env: str) -> Server:
         workdir = self.tmp_path / name
         workdir.mkdir(exist_ok=True)
         server = Server(
             self.database,
-            [self.library],
+            [library or self.library],
             workdir,
             env={**CLUSTER_ENV, "RUNBOOKD_CLUSTER__NAME": name, **env},
         )
@@ -274,3 +274,23 @@ def test_an_ingest_only_replica_stores_alerts_and_runs_no_engine(
     answer = ingest.post(f"/api/v1/incidents/{incident['id']}/ack", {"by": "sam"})
     assert answer.status_code == 200, answer.text
     assert poll(lambda: engine.incident(incident["id"])["acknowledged_by"] == "sam")
+
+
+def test_the_replica_started_last_sets_the_runbooks(cluster: Cluster, receiver: Receiver) -> None:
+    """A rolling deploy with changed runbooks: the new pod's library is what every replica runs."""
+    old = cluster.add("old")
+    assert cluster.wait_leader() is old
+    changed = cluster.tmp_path / "library-v2"
+    changed.mkdir()
+    text = (cluster.library / "crash-trial.yaml").read_text()
+    assert "eq: CrashTrial}" in text
+    (changed / "crash-trial.yaml").write_text(text.replace("eq: CrashTrial}", "eq: CrashTrialV2}"))
+    new = cluster.add("new", library=changed)
+    assert cluster.leader() is old  # the old pod still leads; it runs the new library
+    v1 = am_notification([am_alert({"alertname": "CrashTrial", "key": "v1"}, starts_at=T0)])
+    v2 = am_notification([am_alert({"alertname": "CrashTrialV2", "key": "v2"}, starts_at=T0)])
+    assert new.post(HOOK, v1).status_code == 202
+    assert new.post(HOOK, v2).status_code == 202
+    # Applied in order: once v2's incident exists, v1 was applied before it and opened nothing.
+    incidents = poll(lambda: old.incidents(), what="the v2 incident")
+    assert [i["labels"]["key"] for i in incidents] == ["v2"]
