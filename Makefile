@@ -6,11 +6,36 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-pages clean demo
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+LOCK := requirements/lock.txt
+RUNTIME_LOCK := requirements/runtime.txt
+# How the locks are made: a hash for every file, pip and setuptools pinned too (--allow-unsafe),
+# the build backend included (--all-build-deps) so that installing runbookd itself fetches nothing
+# unpinned, extras stripped so LOCK also works as a constraints file. No index or find-links
+# lines: a lock must not carry one machine's pip configuration.
+COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps \
+	--strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+
+.PHONY: lock lock-upgrade
+
+# The virtualenv holds exactly LOCK (--clear drops whatever an older install left), then
+# runbookd itself, editable, with no dependency resolution of its own.
+$(STAMP): pyproject.toml $(LOCK)
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## lock: re-resolve the locks after a change to pyproject.toml's dependencies, keeping every pin
+## that still fits; lock-upgrade: move every pin to the newest release pyproject allows.
+## LOCK (every extra) is what make installs; RUNTIME_LOCK (the service and its PostgreSQL driver,
+## at LOCK's versions) is what deploy/install.sh installs.
+lock: $(STAMP)
+	$(COMPILE) --extra dev --extra testing --extra postgres -o $(LOCK) pyproject.toml
+	$(COMPILE) --upgrade --extra postgres -c $(LOCK) -o $(RUNTIME_LOCK) pyproject.toml
+
+lock-upgrade: $(STAMP)
+	$(COMPILE) --upgrade --extra dev --extra testing --extra postgres -o $(LOCK) pyproject.toml
+	$(COMPILE) --upgrade --extra postgres -c $(LOCK) -o $(RUNTIME_LOCK) pyproject.toml
 
 ## run: validate the bundled runbooks, then serve them (config.yaml: SQLite in ./data)
 run: $(STAMP)

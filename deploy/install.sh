@@ -16,10 +16,12 @@ prefix=$1
 src=${2:-.}
 python=${PYTHON:-python3}
 
-if [ ! -f "$src/pyproject.toml" ]; then
-  echo "$0: $src/pyproject.toml not found: SRC must be runbookd's source tree" >&2
-  exit 2
-fi
+for needed in pyproject.toml requirements/runtime.txt; do
+  if [ ! -f "$src/$needed" ]; then
+    echo "$0: $src/$needed not found: SRC must be runbookd's source tree" >&2
+    exit 2
+  fi
+done
 # durable-rules does not import on 3.13 (docs/decisions.md).
 if ! "$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))'; then
   echo "$0: runbookd needs Python 3.11 or 3.12; $python is $("$python" -V 2>&1)" >&2
@@ -27,11 +29,11 @@ if ! "$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (
 fi
 
 "$python" -m venv "$prefix"
-"$prefix/bin/pip" install --quiet --upgrade pip
-# Not editable: the image's last stage copies PREFIX without the source tree. The postgres extra
-# is the PostgreSQL driver once packaging makes it optional (issue 16); until then pip only
-# notes that the extra does not exist and installs the driver as a plain dependency.
-"$prefix/bin/pip" install --quiet "$src[postgres]"
+# Exactly the versions CI tested: the runtime lock (the service, its PostgreSQL driver and the
+# build backend, each file's hash checked), then runbookd itself with nothing resolved beside it.
+# Not editable: the image's last stage copies PREFIX without the source tree.
+"$prefix/bin/pip" install --quiet --require-hashes -r "$src/requirements/runtime.txt"
+"$prefix/bin/pip" install --quiet --no-deps --no-build-isolation "$src"
 # Fails here, not at the first start, when the result cannot even load its command line.
 "$prefix/bin/runbookd" --help >/dev/null
 echo "runbookd installed in $prefix"

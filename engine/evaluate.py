@@ -102,3 +102,29 @@ def explain(cond: Condition, lookup: Lookup) -> tuple[float, list[Miss]]:
         return best if best[0] < 1.0 else (1.0, [])
     score = sum(p[0] for p in parts) / len(parts)
     return score, [miss for _, misses in parts for miss in misses]
+
+
+Known = Callable[[str], bool]
+
+
+def holds_if_known(cond: Condition, lookup: Lookup, known: Known) -> bool | None:
+    """``holds`` when only some fields are known: True, False, or None for "cannot tell".
+
+    A leaf on a field ``known`` rejects is undecided; ``all``/``any``/``not`` combine the three
+    values as Kleene's logic does, so an undecided leaf only matters where it could change the
+    outcome (``any`` with one true branch holds whatever the others are). Used by
+    ``runbookd coverage``, which knows a rule's name and static labels but not the labels its
+    series will carry at run time. With every field known it is exactly ``holds``.
+    """
+    if isinstance(cond, Leaf):
+        return leaf_holds(cond, lookup) if known(cond.field) else None
+    if isinstance(cond, Not):
+        inner = holds_if_known(cond.not_, lookup, known)
+        return None if inner is None else not inner
+    children = [
+        holds_if_known(c, lookup, known) for c in (cond.all if isinstance(cond, All) else cond.any)
+    ]
+    decisive = isinstance(cond, AnyOf)  # any: one True decides; all: one False decides
+    if decisive in children:
+        return decisive
+    return None if None in children else not decisive

@@ -146,6 +146,11 @@ class Executor:
     def wake(self) -> None:
         self._wake.set()
 
+    def use_settings(self, settings: Mapping[str, Settings]) -> None:
+        """Connector settings for calls that start from now on (a config reload); calls in
+        flight finish with the settings they started with."""
+        self._settings = dict(settings)
+
     def offer(self, works: list[Work]) -> None:
         """Calls the engine has just stored in the outbox, handed over without reading them back.
 

@@ -13,3 +13,7 @@ import contracts in pyproject.toml):
 - ``store``: the database: tables, migrations, the journal writer.
 - ``config``: config.yaml's typed settings.
 """
+
+# The one place the version is written: pyproject.toml reads it (setuptools' dynamic version), and
+# `runbookd --version` and the OpenAPI document print it.
+__version__ = "0.1.0"

@@ -35,7 +35,8 @@ GRAFANA_VARIABLES = {
 }
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_SELECTOR = re.compile(r"\b(runbookd_[a-zA-Z0-9_]+)\s*(\{[^}]*\})?")
+# runbookd's own metrics and the client library's process_* and python_info, which runbookd exports.
+_SELECTOR = re.compile(r"\b((?:runbookd|process|python)_[a-zA-Z0-9_]+)\s*(\{[^}]*\})?")
 _MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)")
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 

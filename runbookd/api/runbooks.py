@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
@@ -27,7 +29,14 @@ class RunbookList(SQLModel):
     runbooks: list[RunbookPublic]
 
 
-def runbooks_router(service: Service, dependencies: list[Depends]) -> APIRouter:
+def runbooks_router(
+    service: Service,
+    dependencies: list[Depends],
+    reload: Callable[[], Awaitable[list[str]]] | None = None,
+) -> APIRouter:
+    """``reload``: the app's whole reload (config and runbooks), so that this route and
+    ``POST /-/reload`` do the same and both count in the reload metrics; by default the
+    runbooks only."""
     router = APIRouter(prefix="/api/v1/runbooks", tags=["runbooks"], dependencies=dependencies)
 
     def listing() -> RunbookList:
@@ -59,11 +68,14 @@ def runbooks_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         summary="Validate the runbooks on disk, then swap; keep the running ones on any error",
         responses={422: {"description": "errors, one `PATH:LINE:COL: message` per line"}},
     )
-    async def reload() -> JSONResponse:
-        errors = await service.reload()
+    async def reload_library() -> JSONResponse:
+        if reload is not None:
+            errors = await reload()
+        else:
+            errors = [str(e) for e in await service.reload()]
         if errors:
             return JSONResponse(
-                {"detail": "runbooks not reloaded", "errors": [str(e) for e in errors]},
+                {"detail": "runbooks not reloaded", "errors": errors},
                 status_code=422,
             )
         return JSONResponse(listing().model_dump(), status_code=200)

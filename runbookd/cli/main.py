@@ -9,11 +9,23 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     # Each verb group imports what it runs only when it runs: `runbookd check` starts without
     # loading the service (FastAPI, SQLAlchemy, uvicorn).
-    from runbookd.cli import checkconfig, connectors, drill, incidents, postmortem, serve, toolchain
+    from runbookd import __version__
+    from runbookd.cli import (
+        adoption,
+        checkconfig,
+        completion,
+        connectors,
+        drill,
+        incidents,
+        postmortem,
+        serve,
+        toolchain,
+    )
 
     parser = argparse.ArgumentParser(
         prog="runbookd", description="Runbook automation for incident response."
     )
+    parser.add_argument("--version", action="version", version=f"runbookd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     toolchain.add_parser(sub)
     serve.add_commands(sub)
@@ -22,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_parser(sub)
     connectors.add_parser(sub)
     drill.add_parser(sub)
+    adoption.add_parser(sub)
+    completion.add_parser(sub, build_parser)
     return parser
 
 

@@ -11,14 +11,17 @@ from pathlib import Path
 DEFAULT_CONFIG = Path("config.yaml")
 
 
+def _path(args: argparse.Namespace) -> Path | None:
+    return (
+        Path(args.config) if args.config else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    )
+
+
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # returns Settings or None
     from runbookd.config.settings import SettingsError, load_settings
 
-    path = (
-        Path(args.config) if args.config else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    )
     try:
-        return load_settings(path, os.environ)
+        return load_settings(_path(args), os.environ)
     except SettingsError as exc:
         print(f"runbookd: bad configuration:\n{exc}", file=sys.stderr)
         return None
@@ -31,7 +34,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    return serve(settings, args.host, args.port)
+    from runbookd.config.settings import Settings, load_settings
+
+    path = _path(args)
+
+    def load() -> Settings:
+        # The same file and rules as at start; the process's environment does not change.
+        return load_settings(path, os.environ)
+
+    return serve(settings, args.host, args.port, load)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

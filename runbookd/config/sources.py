@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +28,10 @@ Kind = Literal["section", "structured", "scalar", "free"]
 ENV_PREFIX = "RUNBOOKD_"
 ENV_IGNORED = frozenset({"RUNBOOKD_TEST_DATABASE_URL", "RUNBOOKD_URL", "RUNBOOKD_TOKEN"})
 
-_REF = re.compile(r"\$\{env:([^}]*)\}")
+_REF = re.compile(r"\$\{(env|file):([^}]*)\}")
+
+#: Reads a ``${file:PATH}`` reference: the text, or None and why not (``secretfiles.read_secret``).
+FileReader = Callable[[str], tuple[str | None, str | None]]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -81,30 +84,42 @@ def read_file(path: Path) -> tuple[Any, list[Problem]]:
 
 
 def interpolate(
-    value: Any, environ: Mapping[str, str], loc: Loc = ()
+    value: Any, environ: Mapping[str, str], loc: Loc = (), read: FileReader | None = None
 ) -> tuple[Any, list[Problem], set[Loc]]:
-    """Replace ``${env:NAME}`` and ``${env:NAME:-default}`` in every string value.
+    """Replace ``${env:NAME}``, ``${env:NAME:-default}`` and (with ``read``) ``${file:PATH}``
+    in every string value.
 
-    Returns the new data, the problems (key path and variable name, never a value; their source
-    is left empty) and the key paths whose value came from a reference, which error messages
-    must not show."""
+    Returns the new data, the problems (key path and variable name or file, never a value; their
+    source is left empty) and the key paths whose value came from a reference, which error
+    messages must not show."""
     problems: list[Problem] = []
     refs: set[Loc] = set()
-    return _interpolate(value, environ, loc, problems, refs), problems, refs
+    return _interpolate(value, environ, loc, problems, refs, read), problems, refs
 
 
 def _interpolate(
-    value: Any, environ: Mapping[str, str], loc: Loc, problems: list[Problem], refs: set[Loc]
+    value: Any,
+    environ: Mapping[str, str],
+    loc: Loc,
+    problems: list[Problem],
+    refs: set[Loc],
+    read: FileReader | None,
 ) -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, environ, (*loc, k), problems, refs) for k, v in value.items()}
+        return {
+            k: _interpolate(v, environ, (*loc, k), problems, refs, read) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_interpolate(v, environ, (*loc, i), problems, refs) for i, v in enumerate(value)]
+        return [
+            _interpolate(v, environ, (*loc, i), problems, refs, read) for i, v in enumerate(value)
+        ]
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def replace(match: re.Match[str]) -> str:
-        name, sep, default = match.group(1).partition(":-")
+        if match.group(1) == "file":
+            return from_file(match)
+        name, sep, default = match.group(2).partition(":-")
         if not _ENV_NAME.match(name):
             problems.append(Problem("", loc, f"{match.group(0)!r} is not ${{env:NAME}}"))
             return ""
@@ -115,6 +130,17 @@ def _interpolate(
             return default
         problems.append(Problem("", loc, f"environment variable {name} is not set"))
         return ""
+
+    def from_file(match: re.Match[str]) -> str:
+        refs.add(loc)
+        if read is None:
+            problems.append(Problem("", loc, f"{match.group(0)!r}: no file references here"))
+            return ""
+        text, why = read(match.group(2))
+        if text is None:
+            problems.append(Problem("", loc, why or "cannot read the file"))
+            return ""
+        return text
 
     return _REF.sub(replace, value)
 

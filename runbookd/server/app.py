@@ -8,7 +8,7 @@ anything listens.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from fastapi.params import Depends
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from runbookd import __version__
 from runbookd.alerts.polling import Poll
 from runbookd.alerts.routes import ingest_router
 from runbookd.api.approvals import approvals_router
@@ -27,6 +28,7 @@ from runbookd.api.postmortem import postmortem_router
 from runbookd.api.runbooks import runbooks_router
 from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
+from runbookd.server.reload import Reloader, reload_router
 from runbookd.service.cluster import ClusterOptions
 from runbookd.service.core import Options, Service
 from runbookd.web.routes import web_router
@@ -42,8 +44,15 @@ def build_app(
     max_body_bytes: int = 1_048_576,
     specs: Mapping[str, ConnectorSpec] | None = None,
     connector_settings: Mapping[str, Settings] | None = None,
+    load: Callable[[], RunbookdSettings] | None = None,
+    started: RunbookdSettings | None = None,
+    sighup: bool = False,
 ) -> FastAPI:
-    """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it."""
+    """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it.
+
+    ``load`` re-reads the configuration for a reload (without it a reload re-reads the runbooks
+    only), ``started`` is the configuration the app was built from, and ``sighup`` makes SIGHUP
+    reload too (only for the process's main thread: ``runbookd serve``)."""
     if specs is None:
         from runbookd.connectors.registry import load_specs
 
@@ -53,18 +62,25 @@ def build_app(
     # No dependency at all when auth is off: FastAPI's dependency solving costs ~12% of a
     # webhook request's CPU even for a check that always passes (bench/RESULTS.md, Ingest).
     guard: list[Depends] = [Depends(require(credentials))] if credentials.required else []
+    reloader = Reloader(service, specs, load, started)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        reloader.started()
+        loop = asyncio.get_running_loop()
+        if sighup:
+            reloader.install_sighup(loop)
         try:
             yield
         finally:
+            if sighup:
+                reloader.remove_sighup(loop)
             await service.stop()
 
     app = FastAPI(
         title="runbookd",
-        version="0.1.0",
+        version=__version__,
         description="Runbook automation for incident response.",
         lifespan=lifespan,
     )
@@ -100,7 +116,12 @@ def build_app(
     )
     app.include_router(incidents_router(service, guard))
     app.include_router(postmortem_router(service, guard))
-    app.include_router(runbooks_router(service, guard))
+
+    async def reload_all() -> list[str]:
+        return list((await reloader.reload()).errors)
+
+    app.include_router(runbooks_router(service, guard, reload_all))
+    app.include_router(reload_router(reloader, guard))
     app.include_router(approvals_router(service, guard))
     # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
     app.include_router(web_router(service, credentials, guard))
@@ -140,8 +161,14 @@ def _plain(errors: Any) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
 
 
-def create_app(settings: RunbookdSettings) -> FastAPI:
-    """The app for a loaded configuration (``runbookd serve``)."""
+def create_app(
+    settings: RunbookdSettings,
+    load: Callable[[], RunbookdSettings] | None = None,
+    *,
+    sighup: bool = False,
+) -> FastAPI:
+    """The app for a loaded configuration (``runbookd serve``); ``load`` reads it again for a
+    reload (see ``build_app``)."""
     from runbookd.connectors.registry import load_settings as load_connector_settings
     from runbookd.connectors.registry import load_specs
 
@@ -189,6 +216,9 @@ def create_app(settings: RunbookdSettings) -> FastAPI:
         max_body_bytes=settings.server.max_body_bytes,
         specs=specs,
         connector_settings=load_connector_settings(specs, settings.connectors),
+        load=load,
+        started=settings,
+        sighup=sighup,
     )
 
 

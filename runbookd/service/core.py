@@ -8,6 +8,7 @@ the runbook library if it changed, then accept traffic.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -265,15 +266,16 @@ class Service:
             await asyncio.wrap_future(self.worker.wait_applied(int(seq)))
         return True
 
-    async def reload(self) -> list[Diagnostic]:
-        """Validate the runbooks on disk, then swap; on any error keep the running version."""
-        library = await asyncio.to_thread(
-            load_library, self.options.runbooks, specs=dict(self.specs)
-        )
+    async def reload(self, runbooks: list[Path] | None = None) -> list[Diagnostic]:
+        """Validate the runbooks on disk (``runbooks``: from now on these paths), then swap; on
+        any error keep the running version. The rest of a config reload is server/reload.py's."""
+        paths = self.options.runbooks if runbooks is None else runbooks
+        library = await asyncio.to_thread(load_library, paths, specs=dict(self.specs))
         if not library.ok:
             return library.diagnostics
         await self.record_library(library)
         self.library = library
+        self.options = dataclasses.replace(self.options, runbooks=list(paths))
         return []
 
     # --- wiring ---------------------------------------------------------------------------

@@ -5,7 +5,17 @@ Each app gets its own registry, so two apps in one process (tests) never share c
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+from importlib import metadata
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -157,3 +167,36 @@ class Metrics:
             "engine running), else 0; refreshed every 5 seconds.",
             registry=r,
         )
+        # Reloads (SIGHUP, POST /-/reload): named as Prometheus and Alertmanager name theirs, so
+        # the rules people already have for those read the same way for runbookd.
+        self.reload_ok = Gauge(
+            "runbookd_config_last_reload_successful",
+            "1 when the last reload of config.yaml and the runbooks (or the start) succeeded, 0 "
+            "when it was refused and the previous version keeps running.",
+            registry=r,
+        )
+        self.reload_time = Gauge(
+            "runbookd_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful reload (or of the start).",
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "runbookd_build_info",
+            "Always 1; the labels say which runbookd, Python and durable_rules run.",
+            ["version", "python", "durable_rules"],
+            registry=r,
+        )
+        self.build_info.labels(
+            _version("runbookd"), platform.python_version(), _version("durable-rules")
+        ).set(1)
+        # The client library's standard process_* and python_info series, in this registry
+        # (the default registry's copies are global and shared by every app of a process).
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"

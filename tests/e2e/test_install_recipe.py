@@ -20,9 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.deploy_files import REPO, Stage, copy_sources, dockerfile_stages, env_of
 from tests.e2e.harness import HOOK, Database, channel_pair, free_port, poll
+from tests.unit.docs.test_lock import read_lock
 
 INSTALL = re.compile(r"^sh (/src/deploy/install\.sh) (\S+) (\S+)$")
 NOT_HERE = ("apt-get ", "useradd ")  # need root on a Debian image; see the module docstring
@@ -173,3 +175,19 @@ def test_the_installed_runbookd_checks_the_bundled_runbooks(image: Image) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(": ok ") == len(list((REPO / "runbooks").rglob("*.yaml")))
+
+
+def test_the_installed_runbookd_runs_the_runtime_lock_and_no_test_tools(image: Image) -> None:
+    """The image holds the versions CI tested (requirements/runtime.txt), not whatever was newest
+    on the day it was built, and none of the test suite's tools (pytest is an extra)."""
+    python = image.path("/opt/runbookd/bin/python")
+    listing = "import importlib.metadata as m; print('\\n'.join(d.name + ' ' + d.version for d in m.distributions()))"
+    done = subprocess.run(
+        [str(python), "-c", listing], capture_output=True, text=True, timeout=60, check=True
+    )
+    installed = {
+        canonicalize_name(n): v for n, v in (line.split() for line in done.stdout.splitlines())
+    }
+    pins = read_lock((REPO / "requirements" / "runtime.txt").read_text(encoding="utf-8"))
+    assert {n: installed.get(n) for n in pins} == {n: v for n, (v, _) in pins.items()}
+    assert "pytest" not in installed

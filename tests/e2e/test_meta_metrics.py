@@ -30,10 +30,6 @@ from tests.promql import (
     uses,
 )
 
-# Metrics the rules use that another branch of issue 16 adds (the reload machinery). Allowed to
-# be absent only while they are; once exported, they are checked like every other metric.
-PENDING = {"runbookd_config_last_reload_successful": "issue 16b: config reload on SIGHUP"}
-
 RUNBOOK = """
 runbook: 1
 id: meta-target-down
@@ -92,14 +88,10 @@ def test_rules_and_dashboard_use_only_exported_metrics_and_labels(
     scraped = parse_exposition(server.get("/metrics").text)
     expressions = {f"rule {r['alert']}": str(r["expr"]) for r in alert_rules()}
     expressions |= {f"dashboard {k}": v for k, v in dashboard_exprs(dashboard()).items()}
-    problems = [
-        p
-        for p in missing(expressions, scraped)
-        if not any(f"{name} is not exported" in p for name in PENDING)
-    ]
+    problems = missing(expressions, scraped)
     assert problems == [], "\n".join(problems)
     # Every metric the rules alert on has samples here, so its labels were checked too.
-    alerted = set().union(*(uses(str(r["expr"])).metrics for r in alert_rules())) - set(PENDING)
+    alerted = set().union(*(uses(str(r["expr"])).metrics for r in alert_rules()))
     assert sorted(m for m in alerted if m not in scraped.labels) == []
 
     # The target comes back: the next call is the circuit's trial, it succeeds, the circuit

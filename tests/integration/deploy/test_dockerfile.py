@@ -147,6 +147,8 @@ def test_the_image_config_asks_for_a_token_when_one_is_given(
 
 def test_the_install_recipe_is_a_posix_script_the_build_stage_copies(tmp_path: Path) -> None:
     assert _copied_build("deploy/install.sh") == "/src/deploy/install.sh"
+    # install.sh installs from the runtime lock, so the build stage must have it.
+    assert _copied_build("requirements/runtime.txt") == "/src/requirements/runtime.txt"
     text = (DEPLOY / "install.sh").read_text()
     assert text.startswith("#!/bin/sh\n") and "set -eu" in text
     assert env_of(BUILD)["PIP_NO_CACHE_DIR"] == "1"  # no pip cache left in the layer

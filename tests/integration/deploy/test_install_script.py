@@ -34,6 +34,15 @@ def test_a_source_that_is_not_runbookd_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "prefix").exists()
 
 
+def test_a_source_without_the_runtime_lock_is_refused(tmp_path: Path) -> None:
+    """The recipe installs only locked versions: without the lock it stops, it does not resolve."""
+    (tmp_path / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
+    done = _install(str(tmp_path / "prefix"), str(tmp_path))
+    assert done.returncode == 2
+    assert f"{tmp_path}/requirements/runtime.txt not found" in done.stderr
+    assert not (tmp_path / "prefix").exists()
+
+
 def test_a_python_durable_rules_cannot_run_on_is_refused(tmp_path: Path) -> None:
     fake = tmp_path / "python3.13"
     fake.write_text('#!/bin/sh\n[ "$1" = -V ] && { echo "Python 3.13.1"; exit 0; }\nexit 1\n')

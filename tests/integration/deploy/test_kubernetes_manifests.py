@@ -140,7 +140,7 @@ def test_the_pod_cannot_start_without_its_secret_so_never_on_sqlite(tmp_path: Pa
     assert env["RUNBOOKD_DATABASE_URL"]["valueFrom"]["secretKeyRef"].get("optional") is not True
     without = {k: v for k, v in _environment().items() if k != "RUNBOOKD_DATABASE_URL"}
     # Were the value missing anyway, replicas refuse to start on the SQLite default.
-    with pytest.raises(SettingsError, match="cluster.enabled needs a PostgreSQL database_url"):
+    with pytest.raises(SettingsError, match=r"cluster\.enabled needs a PostgreSQL database_url"):
         load_settings(_settings_file(tmp_path), without)
 
 

@@ -86,3 +86,14 @@ def test_the_alertmanager_example_sends_runbookd_alerts_around_runbookd(
     for rule in alert_rules():
         assert _route(alertmanager_config, rule["alert"]) == "oncall-pager", rule["alert"]
     assert _route(alertmanager_config, "PaymentFailureRateHigh") == "runbookd"
+
+
+def test_reloading_names_what_a_reload_applies_and_what_needs_a_restart() -> None:
+    from runbookd.config.settings import Settings
+    from runbookd.server.reload import RELOADABLE
+
+    section = DOC[DOC.index("## Reloading") : DOC.index("## Grafana dashboard")]
+    table = set(re.findall(r"^\| `([a-z_]+)` ", section, re.M))
+    assert table == RELOADABLE
+    others = section[section.index("Every other key (") :].split(")", 1)[0]
+    assert set(re.findall(r"`([a-z_]+)`", others)) == set(Settings.model_fields) - RELOADABLE

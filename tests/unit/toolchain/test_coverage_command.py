@@ -1,0 +1,197 @@
+"""``runbookd coverage`` on the real rule files and the bundled runbooks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runbookd.cli.main import main
+
+ROOT = Path(__file__).parents[3]
+REFERENCE = ROOT.parent / "shared" / "reference" / "prometheus-rules"
+DEPLOY = ROOT / "deploy" / "prometheus" / "rules"
+RUNBOOKS = ROOT / "runbooks"
+KEYCLOAK = (
+    REFERENCE / "awesome-prometheus-alerts/dist/rules/keycloak/aerogear-keycloak-metrics-spi.yml"
+)
+
+
+def _coverage(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["coverage", *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _alerting_rules(paths: list[Path]) -> list[str]:
+    """An independent count: every `alert:` of every group, PrometheusRule specs included."""
+    names: list[str] = []
+    for path in paths:
+        for file in sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")):
+            doc = yaml.safe_load(file.read_text())
+            groups = (
+                (doc.get("spec") or {}).get("groups")
+                if doc.get("kind") == "PrometheusRule"
+                else doc["groups"]
+            )
+            names += [r["alert"] for g in groups for r in g.get("rules") or [] if "alert" in r]
+    return names
+
+
+def _rule(report: dict[str, Any], alert: str, file_part: str = "") -> dict[str, Any]:
+    return next(r for r in report["rules"] if r["alert"] == alert and file_part in r["file"])
+
+
+def test_every_alerting_rule_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _coverage(
+        capsys, "--rules", str(REFERENCE), str(DEPLOY), "--runbooks", str(RUNBOOKS)
+    )
+    assert code == 0
+    assert sorted(r["alert"] for r in report["rules"]) == sorted(
+        _alerting_rules([REFERENCE, DEPLOY])
+    )
+
+
+def test_matches_name_runbook_trigger_and_role(capsys: pytest.CaptureFixture[str]) -> None:
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+    oom = _rule(report, "HostOomKillDetected")
+    assert {(m["runbook"], m["trigger"], m["role"], m["verdict"]) for m in oom["matches"]} == {
+        ("system-crash", "out-of-memory", "half 1 of a correlation", "matches")
+    }
+    # runbookd's own rules are for the people running runbookd, not a runbook of the plan.
+    assert "deploy/prometheus/rules/runbookd.yml" in " ".join(report["uncovered"])
+
+
+def test_a_condition_on_a_runtime_label_depends(capsys: pytest.CaptureFixture[str]) -> None:
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+    failures = _rule(report, "OrderCreationFailuresHigh")
+    verdicts = {m["runbook"]: (m["verdict"], m["depends_on"]) for m in failures["matches"]}
+    # The expression keeps `reason`, but only the series know which reason an alert has.
+    assert verdicts["order-creation-failed"] == ("depends on runtime labels", ["labels.reason"])
+
+
+def test_group_by_on_a_label_the_rule_cannot_carry(capsys: pytest.CaptureFixture[str]) -> None:
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+    address = _rule(report, "AddressVerificationFailureRateHigh")
+    problems = [
+        w["problem"] for w in address["warnings"] if w["runbook"] == "shipping-address-wrong"
+    ]
+    assert any(
+        p.startswith("group_by labels.warehouse: its alerts cannot carry it") for p in problems
+    )
+    # A node-exporter rule keeps its series' labels: whether they have `service` is the scrape's.
+    oom = _rule(report, "HostOomKillDetected")
+    assert "only series that carry it" in oom["warnings"][0]["problem"]
+
+
+def _runbook(tmp_path: Path, match: str, group_by: str = "[]") -> Path:
+    folder = tmp_path / "runbooks"
+    folder.mkdir(exist_ok=True)
+    (folder / "rb.yaml").write_text(
+        "runbook: 1\nid: login-failures\ntitle: Logins fail\nteam: identity\nsection: '11.1'\n"
+        "classification: {nature: security, scope: local, complexity: simple}\n"
+        f"detection:\n  group_by: {group_by}\n  triggers:\n    - id: logins\n      match: {match}\n"
+    )
+    return folder
+
+
+def test_a_misspelt_alert_name_is_a_typo_with_a_suggestion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runbooks = _runbook(tmp_path, "{field: name, eq: KeycloakHighLoginFailureRat}")
+    code, report = _coverage(
+        capsys, "--rules", str(KEYCLOAK), "--runbooks", str(runbooks), "--fail-on", "typos"
+    )
+    assert code == 1
+    (typo,) = report["typos"]
+    assert typo["name"] == "KeycloakHighLoginFailureRat"
+    assert typo["hint"] == " (did you mean 'KeycloakHighLoginFailureRate'?)"
+    lines = (runbooks / "rb.yaml").read_text().splitlines()
+    line = lines[typo["line"] - 1]
+    assert line[typo["col"] - 1 :].startswith("KeycloakHighLoginFailureRat}")  # the value after eq:
+    assert "KeycloakHighLoginFailureRate" in " ".join(report["uncovered"])
+
+
+@pytest.mark.parametrize("pin", ["{field: kind, eq: event}", "{field: source, eq: shop}"])
+def test_events_from_elsewhere_are_no_typos(
+    pin: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runbooks = _runbook(tmp_path, f"{{all: [{pin}, {{field: name, eq: LoginFailed}}]}}")
+    code, report = _coverage(
+        capsys, "--rules", str(KEYCLOAK), "--runbooks", str(runbooks), "--fail-on", "typos"
+    )
+    assert (code, report["typos"]) == (0, [])
+
+
+def test_a_condition_on_a_label_the_rule_drops_never_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runbooks = _runbook(
+        tmp_path,
+        "{all: [{field: name, eq: KeycloakHighLoginFailureRate}, {field: labels.instance, eq: kc-1}]}",
+        group_by="[labels.realm]",
+    )
+    _, report = _coverage(capsys, "--rules", str(KEYCLOAK), "--runbooks", str(runbooks))
+    rule = _rule(report, "KeycloakHighLoginFailureRate")
+    assert rule["matches"] == []
+    assert rule["labels"] == ["realm"]
+    (warning,) = rule["warnings"]
+    assert warning["field"] == "labels.instance"
+    assert "cannot carry" in warning["problem"]
+    # Unless Prometheus adds the label to every alert it sends.
+    _, report = _coverage(
+        capsys,
+        "--rules",
+        str(KEYCLOAK),
+        "--runbooks",
+        str(runbooks),
+        "--external-label",
+        "instance",
+    )
+    (match,) = _rule(report, "KeycloakHighLoginFailureRate")["matches"]
+    assert (match["verdict"], match["depends_on"]) == (
+        "depends on runtime labels",
+        ["labels.instance"],
+    )
+
+
+def test_fail_on_uncovered_and_the_text_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runbooks = _runbook(
+        tmp_path, "{field: name, eq: KeycloakHighLoginFailureRate}", group_by="[labels.realm]"
+    )
+    assert (
+        main(
+            [
+                "coverage",
+                "--rules",
+                str(KEYCLOAK),
+                "--runbooks",
+                str(runbooks),
+                "--fail-on",
+                "uncovered",
+            ]
+        )
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert (
+        "KeycloakHighLoginFailureRate (warning, for 5m)\n  -> login-failures / logins (opens an incident): matches"
+        in out
+    )
+    assert (
+        f"{KEYCLOAK}:" in out and "KeycloakNoSuccessfulLogins (critical, for 5m): no runbook" in out
+    )
+    assert "6 alerting rules in 1 files (0 recording rules skipped): 1 matched" in out
+
+
+def test_broken_rule_file_is_reported_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("groups:\n  - name: g\n    rules:\n      - alert: X\n")
+    assert main(["coverage", "--rules", str(bad), "--runbooks", str(RUNBOOKS)]) == 1
+    assert f"{bad}:4:9: rule 'X': `expr` must be text" in capsys.readouterr().err
