@@ -13,7 +13,7 @@ DEFAULT_CONFIG = Path("config.yaml")
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from runbookd.config.settings import SettingsError, load_settings
-    from runbookd.toolchain.library import load_library
+    from runbookd.toolchain.library import load_library, select_fallback
 
     path = Path(args.config) if args.config else DEFAULT_CONFIG
     if not path.exists():
@@ -40,6 +40,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 1
     # Runbooks are part of what `serve` loads: a config pointing at broken ones is not fine.
     library = load_library(list(settings.runbooks), specs=specs)
+    select_fallback(library, settings.fallback_runbook, str(path))
     for diagnostic in library.diagnostics:
         print(diagnostic, file=sys.stderr)
     if not library.ok:

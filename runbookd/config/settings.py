@@ -78,6 +78,11 @@ class Settings(Section):
     runbooks: list[Path] = Field(
         default_factory=lambda: [Path("runbooks")], description="Runbook files or folders."
     )
+    fallback_runbook: OptionalText = Field(
+        None,
+        description="The runbook (detection.fallback: true) that takes every alert no other "
+        "runbook took; null = none. The bundled config.yaml names unhandled-alert.",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
     alertmanager: AlertmanagerSettings = Field(

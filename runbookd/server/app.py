@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from runbookd import __version__
 from runbookd.alerts.polling import Poll
 from runbookd.alerts.routes import ingest_router
+from runbookd.api.alerts import alerts_router
 from runbookd.api.approvals import approvals_router
 from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
@@ -114,6 +115,7 @@ def build_app(
             dependencies=guard,
         )
     )
+    app.include_router(alerts_router(service, guard))
     app.include_router(incidents_router(service, guard))
     app.include_router(postmortem_router(service, guard))
 
@@ -182,6 +184,7 @@ def create_app(
     options = Options(
         database_url=settings.database_url_resolved(),
         runbooks=list(settings.runbooks),
+        fallback_runbook=settings.fallback_runbook,
         dry_run=settings.engine.dry_run,
         ingest_batch_max=settings.ingest.batch_max,
         ingest_commit_interval=settings.ingest.commit_interval.total_seconds(),

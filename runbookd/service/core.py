@@ -41,13 +41,14 @@ from runbookd.service.cluster import (
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
 from runbookd.service.outbound import outbound_client
+from runbookd.service.outcomes import UnmatchedCounter
 from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
 from runbookd.service.worker import Worker
 from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.writer import EntryJob, Writer
-from runbookd.toolchain.library import Library, load_library
+from runbookd.toolchain.library import Library, load_library, select_fallback
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Options:
 
     database_url: str
     runbooks: list[Path]
+    #: settings ``fallback_runbook``
+    fallback_runbook: str | None = None
     dry_run: bool = False
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
@@ -91,6 +94,7 @@ class Service:
         self.specs = specs
         self.connector_settings = dict(connector_settings or {})
         self.metrics = Metrics()
+        self.unmatched = UnmatchedCounter(self.metrics.alerts_unmatched)
         cluster = options.cluster
         self.db = db.make_engine(options.database_url, session=cluster.session())
         #: replicas: the engine lease this process stands for (None: alone, or ingest role)
@@ -133,7 +137,7 @@ class Service:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        library = load_library(self.options.runbooks, specs=dict(self.specs))
+        library = self._load_library()
         if not library.ok:
             lines = "\n".join(str(d) for d in library.diagnostics)
             raise StartError(f"the runbooks do not pass `runbookd check`:\n{lines}")
@@ -249,6 +253,13 @@ class Service:
             await self.http.aclose()
         self.db.dispose()
 
+    def _load_library(self, paths: list[Path] | None = None) -> Library:
+        """The runbooks under ``paths`` (default: the configured ones) with only the configured
+        fallback runbook among the fallbacks (``fallback_runbook`` is a restart-only setting)."""
+        library = load_library(paths or self.options.runbooks, specs=dict(self.specs))
+        select_fallback(library, self.options.fallback_runbook)
+        return library
+
     async def record_library(self, library: Library, *, wait: bool = True) -> bool:
         """Journal the library when it differs from the one the engine runs; True if it did.
 
@@ -270,7 +281,7 @@ class Service:
         """Validate the runbooks on disk (``runbooks``: from now on these paths), then swap; on
         any error keep the running version. The rest of a config reload is server/reload.py's."""
         paths = self.options.runbooks if runbooks is None else runbooks
-        library = await asyncio.to_thread(load_library, paths, specs=dict(self.specs))
+        library = await asyncio.to_thread(self._load_library, paths)
         if not library.ok:
             return library.diagnostics
         await self.record_library(library)
@@ -288,6 +299,7 @@ class Service:
     def _observe(self, commands: list[Command], seconds: float) -> None:
         m = self.metrics
         m.engine_batch_seconds.observe(seconds)
+        self.unmatched.observe(commands)
         now = datetime.now(UTC)
         for c in commands:
             if c.kind == "open_incident":
