@@ -15,13 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from runbookd.service.lease import Lease
-from runbookd.service.metrics import Metrics
 from runbookd.service.worker import Worker
 from runbookd.store import db
-from runbookd.store import tables as t
 
 
 @dataclass(frozen=True)
@@ -76,14 +74,3 @@ def cluster_view(options: ClusterOptions, lease: Lease | None, worker: Worker) -
         view["epoch"] = worker.leading
         view["lease_remaining_s"] = round(lease.remaining(), 3)
     return view
-
-
-def read_cluster_gauges(db_engine: Engine, metrics: Metrics, leads: bool, applied: int) -> None:
-    """The lease's epoch and, on a follower, how far it trails the leader's stored watermark."""
-    with db_engine.connect() as conn:
-        stored = conn.execute(
-            select(t.engine_state.c.applied_seq).where(t.engine_state.c.id == 1)
-        ).scalar()
-        epoch = conn.execute(select(func.max(t.engine_lease.c.epoch))).scalar()
-    metrics.lease_epoch.set(epoch or 0)
-    metrics.follower_lag.set(0 if leads else max(int(stored or 0) - applied, 0))

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
 from runbookd.alerts.alertmanager import Notification
 from runbookd.alerts.amapi import fetch_group
@@ -32,12 +31,8 @@ from runbookd.engine.commands import Command
 from runbookd.engine.executor import Executor, Work
 from runbookd.engine.lang.diagnostics import Diagnostic
 from runbookd.engine.timing import RETENTION
-from runbookd.service.cluster import (
-    ClusterOptions,
-    cluster_view,
-    make_lease,
-    read_cluster_gauges,
-)
+from runbookd.service.cluster import ClusterOptions, cluster_view, make_lease
+from runbookd.service.gauges import read_cluster_gauges, read_store_gauges
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
 from runbookd.service.outbound import outbound_client
@@ -46,7 +41,6 @@ from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
 from runbookd.service.worker import Worker
 from runbookd.store import db
-from runbookd.store import tables as t
 from runbookd.store.writer import EntryJob, Writer
 from runbookd.toolchain.library import Library, load_library, select_fallback
 
@@ -358,30 +352,9 @@ class Service:
         self._circuits_shown |= open_now
 
     def _read_gauges(self) -> None:
-        m = self.metrics
         if self.options.cluster.enabled:
-            read_cluster_gauges(self.db, m, self.leads(), self.worker.applied_seq)
-        with self.db.connect() as conn:
-            pending = conn.execute(
-                select(func.count(), func.min(t.journal.c.at)).where(
-                    t.journal.c.seq > self.worker.applied_seq
-                )
-            ).one()
-            rows = conn.execute(
-                select(t.incident.c.status, t.incident.c.severity, func.count()).group_by(
-                    t.incident.c.status, t.incident.c.severity
-                )
-            ).all()
-        m.inbox_depth.set(pending[0] or 0)
-        oldest = pending[1]
-        if oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            m.engine_lag.set(max((datetime.now(UTC) - oldest).total_seconds(), 0.0))
-        else:
-            m.engine_lag.set(0)
-        m.incidents.clear()
-        for status, severity, n in rows:
-            m.incidents.labels(status, severity).set(n)
+            read_cluster_gauges(self.db, self.metrics, self.leads(), self.worker.applied_seq)
+        read_store_gauges(self.db, self.metrics, self.worker.applied_seq)
 
     def ready(self) -> dict[str, Any]:
         """What /readyz reports; ``ok`` only when every part is."""
