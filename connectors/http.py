@@ -19,6 +19,7 @@ from runbookd.connectors.base import (
 )
 from runbookd.connectors.base import Settings as BaseSettings
 from runbookd.connectors.calls import connector_call, settings_of
+from runbookd.connectors.tlsconfig import TlsConfig
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -66,6 +67,9 @@ class HttpSettings(BaseSettings):
     max_body_bytes: int = Field(
         web.MAX_BODY, gt=0, description="Bytes of a response body kept in the body result."
     )
+    tls_config: TlsConfig | None = Field(
+        None, description="TLS for https:// targets: CA, client certificate, server name."
+    )
 
 
 #: Header names whose values are credentials, masked wherever they might be echoed back.
@@ -93,6 +97,8 @@ async def run(params: HttpParams, ctx: CallContext, runtime: Runtime) -> Result:
         body["json"] = params.json_
     elif params.body is not None:
         body["content"] = params.body.encode()
+    if settings.tls_config is not None:
+        body["extensions"] = settings.tls_config.extensions()
     answer = await web.request(
         runtime.http,
         "http",

@@ -14,8 +14,9 @@ finished response puts its connection back. The connections themselves are httpc
 What it keeps from httpx's transport: at most ``max_connections`` requests in flight (a request
 beyond that waits, bounded by its ``pool`` timeout if it has one), at most
 ``max_keepalive_connections`` idle connections, idle connections closed after
-``keepalive_expiry``, certificate checks with httpx's default context, and httpcore's errors
-raised as httpx's, so connectors see the same exceptions. It does not do proxies: the service
+``keepalive_expiry``, certificate checks with httpx's default context (or the one a call brings
+in its ``runbookd.ssl_context`` extension, ``connectors.tlsconfig``: its connections are pooled
+apart), and httpcore's errors raised as httpx's, so connectors see the same exceptions. It does not do proxies: the service
 uses it only when no proxy is configured in the environment (``runbookd.service.core``).
 """
 
@@ -33,6 +34,7 @@ import httpcore
 import httpx
 
 from runbookd.connectors.tcp import Backend
+from runbookd.connectors.tlsconfig import SSL_CONTEXT
 
 #: httpcore's exceptions and the httpx ones connectors catch; most specific first.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -52,7 +54,9 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
 )
 
-Key = tuple[bytes, bytes, int]
+#: scheme, host, port and the SSL context: a connection made with one call's TLS settings never
+#: serves a call with other settings.
+Key = tuple[bytes, bytes, int, ssl.SSLContext]
 
 
 @contextlib.contextmanager
@@ -119,7 +123,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
         url = request.url
         scheme = url.raw_scheme
         port = url.port or (443 if scheme == b"https" else 80)
-        key: Key = (scheme, url.raw_host, port)
+        context = request.extensions.get(SSL_CONTEXT) or self._ssl
+        key: Key = (scheme, url.raw_host, port, context)
         await self._take_slot(request)
         try:
             conn = await self._checkout(key)
@@ -189,7 +194,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         origin = httpcore.Origin(scheme=key[0], host=key[1], port=key[2])
         return httpcore.AsyncHTTPConnection(
             origin,
-            ssl_context=self._ssl,
+            ssl_context=key[3],
             keepalive_expiry=self._expiry,
             network_backend=self._network,
         )

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from runbookd.engine.outcomes import describe
+
 CommandKind = Literal[
     "rule_fired",  # a compiled rule fired (trigger, raise, recovery)
     "open_incident",
@@ -32,6 +34,7 @@ CommandKind = Literal[
     "reopen",
     "impact",
     "note",
+    "alert_outcome",  # what became of one ingested event (engine.outcomes); never on a timeline
 ]
 
 #: Kinds the executor must act on.
@@ -99,4 +102,5 @@ class Command:
             "reopen": lambda: f"by {d.get('by')}: {d.get('reason')}",
             "impact": lambda: f"{d.get('id')} = {d.get('value')!r}",
             "note": lambda: f"{d.get('text')}",
+            "alert_outcome": lambda: f"{d.get('event')!r} ({d.get('status')}): {describe(dict(d))}",
         }[self.kind]()

@@ -42,6 +42,7 @@ from runbookd.engine.incident import Incident, Status
 from runbookd.engine.keys import IncidentIds
 from runbookd.engine.lang.durations import format_duration
 from runbookd.engine.limits import Rails
+from runbookd.engine.outcomes import Fate, FateKind
 from runbookd.engine.rules import Matcher
 from runbookd.engine.templating import TemplateError, render_value
 from runbookd.engine.timers import Timer, TimerQueue
@@ -88,6 +89,12 @@ class EngineCore(abc.ABC):
         self._calls: dict[str, dict[str, Any]] = {}
         self._approvals: dict[str, tuple[str, str]] = {}
         self._out: list[Command] = []
+        #: the event ``ingest`` is routing and what happened to it so far (engine.outcomes);
+        #: None and empty between inputs
+        self._current: Event | None = None
+        self._fates: list[Fate] = []
+        #: the runbook that takes the events no other runbook did anything with
+        self._fallback: str | None = None
         # Eviction runs on the engine's clock at its inputs, never on the wall clock or a thread:
         # replaying the journal makes the same decisions (runbookd/worker.py).
         #: (retire_at, incident id) in clock order; an entry is stale once the incident reopened
@@ -255,6 +262,20 @@ class EngineCore(abc.ABC):
         command = Command(kind, self.clock.now(), incident_id, runbook, data)
         self._out.append(command)
         return command
+
+    def _note(
+        self,
+        event: Event | None,
+        kind: FateKind,
+        runbook: str,
+        incident: str | None = None,
+        until: datetime | None = None,
+        **detail: Any,
+    ) -> None:
+        """Record what happened to the event being ingested (others' fates are not recorded:
+        an earlier event attached by a count or a correlation had its own outcome then)."""
+        if event is not None and event is self._current:
+            self._fates.append(Fate(kind, runbook, incident, until, detail))
 
     def _flush(self) -> list[Command]:
         self._attached.clear()  # ids of events are only meaningful within one input

@@ -28,6 +28,8 @@ from runbookd.engine.errors import EngineError
 from runbookd.engine.evaluate import Miss, explain, holds
 from runbookd.engine.events import Event
 from runbookd.engine.keys import incident_key
+from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.outcomes import outcome_data
 from runbookd.engine.rules import Firing, shard
 
 
@@ -42,6 +44,7 @@ class Detection(EngineCore):
         for ruleset in compiled.rulesets():
             self.matcher.load(ruleset.definition())
         self.runbooks[compiled.runbook.id] = compiled
+        self._refresh_fallback()
         self._arm_heartbeats(compiled)
 
     def _arm_heartbeats(self, compiled: CompiledRunbook) -> None:
@@ -91,26 +94,61 @@ class Detection(EngineCore):
                         self.matcher.load(ruleset.definition())
                 self.runbooks[rid] = new
                 self._arm_heartbeats(new)
+        self._refresh_fallback()
         return touched
 
     # --- inputs ---------------------------------------------------------------------------
 
     def ingest(self, event: Event) -> list[Command]:
-        """One event through every runbook that may care about it."""
+        """One event through every runbook that may care about it; the last command is its
+        ``alert_outcome`` (engine.outcomes). An event no runbook did anything with goes to the
+        fallback runbook, if one is loaded."""
         self._out = []
         self._attached.clear()
         self._forget()
-        for compiled in self.runbooks.values():
-            routed = compiled.names is None or event.name in compiled.names
-            if not routed and not self._open_count[compiled.runbook.id]:
-                continue  # most events concern no runbook: skip building their key
-            key = incident_key(compiled, event)
-            incident = self._find_open(compiled.runbook.id, key)
-            if incident is not None:
-                self._incident_event(incident, event)
-            if routed:
-                self._detect(compiled, key, event)
+        self._current, self._fates = event, []
+        try:
+            for compiled in self.runbooks.values():
+                if compiled.runbook.id != self._fallback:
+                    self._route(compiled, event)
+            fallback = self.runbooks.get(self._fallback) if self._fallback else None
+            if self._fates or fallback is None:
+                fallback = None  # taken by a runbook, or no safety net loaded
+            else:
+                self._route(fallback, event)
+            self._out.append(
+                Command(
+                    "alert_outcome",
+                    self.clock.now(),
+                    None,  # on no incident's timeline: its incident is in the data
+                    None,
+                    outcome_data(event, self._fates, fallback.runbook.id if fallback else None),
+                )
+            )
+        finally:
+            self._current, self._fates = None, []
         return self._flush()
+
+    def _route(self, compiled: CompiledRunbook, event: Event) -> None:
+        rid = compiled.runbook.id
+        routed = compiled.names is None or event.name in compiled.names
+        if not routed and not self._open_count[rid]:
+            return  # most events concern no runbook: skip building their key
+        key = incident_key(compiled, event)
+        incident = self._find_open(rid, key)
+        before = len(self._fates)
+        if incident is not None:
+            self._incident_event(incident, event)
+        if routed:
+            self._detect(compiled, key, event)
+        if incident is not None and len(self._fates) == before:
+            self._note(event, "observed", rid, incident.id)
+
+    def _refresh_fallback(self) -> None:
+        # One fallback at most (`runbookd check` refuses a second): the first in load order.
+        self._fallback = next(
+            (rid for rid, c in self.runbooks.items() if c.runbook.detection.fallback), None
+        )
 
     # --- triggers -------------------------------------------------------------------------
 
@@ -137,6 +175,13 @@ class Detection(EngineCore):
                 self._trigger_hit(compiled, index, key, event)
         if result.pending and trigger.within is not None:
             # Half of a correlation: it waits for its partner no longer than the window.
+            self._note(
+                event,
+                "pending",
+                compiled.runbook.id,
+                until=self.clock.now() + trigger.within,
+                trigger=compiled.runbook.trigger_id(index),
+            )
             self._halves[doc[SEQ_FIELD]] = (event, self.clock.now())
             self.timers.schedule(
                 f"corr:{ruleset.name}:{doc[SEQ_FIELD]}",
@@ -194,7 +239,17 @@ class Detection(EngineCore):
             window.append((now, event))
             while window and now - window[0][0] >= trigger.within:
                 window.popleft()
-            if len(window) >= trigger.count:
+            if len(window) < trigger.count:
+                self._note(
+                    event,
+                    "counted",
+                    rb.id,
+                    trigger=rb.trigger_id(index),
+                    count=len(window),
+                    of=trigger.count,
+                    within=format_duration(trigger.within),
+                )
+            else:
                 counted = [e for _, e in window]
                 del self._windows[(rb.id, index, key)]  # empty: the next event starts anew
                 self._fire(compiled, index, key, event)  # the last one opens it (`alert`)
@@ -203,19 +258,24 @@ class Detection(EngineCore):
         elif kind == "for":
             assert trigger.for_ is not None
             name = f"for:{rb.id}:{index}:{key}"
-            if self.timers.get(name) is None and self._find_open(rb.id, key) is None:
-                self._timer(
-                    None,
-                    name,
-                    now + trigger.for_,
-                    kind="for",
-                    runbook=rb.id,
-                    trigger=index,
-                    key=key,
-                    event=event,
-                )
-            elif self._find_open(rb.id, key) is not None:
+            held = self.timers.get(name)
+            if self._find_open(rb.id, key) is not None:
                 self._fire(compiled, index, key, event)
+            else:
+                # The first matching event arms the hold; later ones wait on the same timer.
+                until = held.due if held is not None else now + trigger.for_
+                self._note(event, "held", rb.id, until=until, trigger=rb.trigger_id(index))
+                if held is None:
+                    self._timer(
+                        None,
+                        name,
+                        until,
+                        kind="for",
+                        runbook=rb.id,
+                        trigger=index,
+                        key=key,
+                        event=event,
+                    )
         else:  # absent: this is the heartbeat; push the deadline out and recover if it was late
             assert trigger.within is not None
             self.timers.schedule(
@@ -226,6 +286,7 @@ class Detection(EngineCore):
                 trigger=index,
                 key=key,
             )
+            self._note(event, "heartbeat", rb.id, until=now + trigger.within)
             incident = self._find_open(rb.id, key)
             if incident is not None and incident.trigger == rb.trigger_id(index):
                 self._recovered(incident, "the expected events are arriving again")

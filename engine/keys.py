@@ -37,6 +37,20 @@ def incident_key(compiled: CompiledRunbook, event: Event) -> str:
     return ",".join(parts)
 
 
+def missing_labels(key: str) -> list[str]:
+    """The ``group_by`` labels a key was built without (``labels.service=`` gives ``service``).
+
+    A key whose label the alerts do not carry groups every such alert into one incident (every
+    host of a fleet when ``service`` is missing); the API and the incident page show it.
+    A label sent with an empty value is the same as one not sent, as in Prometheus.
+    """
+    return [
+        name.removeprefix("labels.")
+        for name, _, value in (part.partition("=") for part in key.split(",") if part)
+        if name.startswith("labels.") and not value
+    ]
+
+
 @functools.lru_cache(maxsize=1024)
 def _key_paths(fields: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
     # Split once per runbook, not once per event and runbook: this was 28% of the engine's

@@ -142,6 +142,7 @@ class Lifecycle(EngineCore):
         )
         self.incidents[incident.id] = incident
         self._set_open(rb.id, key, incident.id)
+        self._note(event, "opened", rb.id, incident.id)
         self._emit(
             "open_incident",
             incident,
@@ -167,6 +168,7 @@ class Lifecycle(EngineCore):
         if mark in self._attached:
             return
         self._attached.add(mark)
+        self._note(event, "joined", incident.runbook, incident.id)
         incident.attach(event)
         self._emit(
             "attach",

@@ -35,6 +35,8 @@ class Simulator:
         # Stories are short and read incidents at their end: keep resolved ones in memory.
         self.engine = Engine(compiled, self.clock, dry_run=dry_run, retention=None)
         self.timeline: list[Command] = []
+        #: one ``alert_outcome`` per ingested event (engine.outcomes), kept off the timeline
+        self.outcomes: list[Command] = []
 
     @property
     def now(self) -> datetime:
@@ -95,6 +97,9 @@ class Simulator:
         queue = deque(commands)
         while queue:
             command = queue.popleft()
+            if command.kind == "alert_outcome":
+                self.outcomes.append(command)
+                continue
             self.timeline.append(command)
             if command.kind in WORK_KINDS:
                 queue.extend(self._execute(command))

@@ -125,6 +125,13 @@ class Detection(Strict):
     )
     triggers: list[Trigger] = Field(min_length=1)
     raise_: list[Raise] = Field(default_factory=list, alias="raise")
+    fallback: bool = Field(
+        False,
+        description=(
+            "Only events no other runbook did anything with reach this runbook (Alertmanager's"
+            " root route). The service loads it only when config.yaml's fallback_runbook names it."
+        ),
+    )
 
 
 # --- connectors calls -------------------------------------------------------------------------

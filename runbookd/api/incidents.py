@@ -18,6 +18,7 @@ from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
 from runbookd.api.problems import errors
+from runbookd.engine.keys import missing_labels
 from runbookd.engine.lang.model import ID_PATTERN
 from runbookd.service.core import Service
 from runbookd.store import tables as t
@@ -77,6 +78,11 @@ class IncidentPublic(SQLModel):
     closed_at: datetime | None
     alerts: int
     detail: dict[str, Any] = Field(default_factory=dict)
+    missing_labels: list[str] = Field(
+        default_factory=list,
+        description="group_by labels the opening alert did not carry: every alert without them "
+        "shares this incident's key.",
+    )
 
 
 class TimelineEntry(SQLModel):
@@ -119,7 +125,7 @@ def _public(row: Row[Any]) -> IncidentPublic:
     for name in ("opened_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
         data[name] = _utc(data[name])
     data.pop("updated_at", None)
-    return IncidentPublic(**data)
+    return IncidentPublic(**data, missing_labels=missing_labels(data["key"]))
 
 
 def read_rows(service: Service, query: Any) -> list[Row[Any]]:

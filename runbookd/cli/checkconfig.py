@@ -13,7 +13,7 @@ DEFAULT_CONFIG = Path("config.yaml")
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from runbookd.config.settings import SettingsError, load_settings
-    from runbookd.toolchain.library import load_library
+    from runbookd.toolchain.library import load_library, select_fallback
 
     path = Path(args.config) if args.config else DEFAULT_CONFIG
     if not path.exists():
@@ -25,8 +25,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         # The loader already names each problem by its key path, one per line.
         print(f"{path}: invalid configuration:\n{exc}", file=sys.stderr)
         return 1
+    # Connector sections are validated by the registry at start (files of tls_config included).
+    from runbookd.connectors.registry import SettingsError as ConnectorSettingsError
+    from runbookd.connectors.registry import load_settings as load_connector_settings
+    from runbookd.connectors.registry import load_specs
+
+    specs = load_specs()
+    try:
+        load_connector_settings(specs, settings.connectors)
+    except ConnectorSettingsError as exc:
+        print(f"{path}: invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return 1
     # Runbooks are part of what `serve` loads: a config pointing at broken ones is not fine.
-    library = load_library(list(settings.runbooks))
+    library = load_library(list(settings.runbooks), specs=specs)
+    select_fallback(library, settings.fallback_runbook, str(path))
     for diagnostic in library.diagnostics:
         print(diagnostic, file=sys.stderr)
     if not library.ok:

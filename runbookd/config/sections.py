@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -68,6 +69,13 @@ class Section(BaseModel):
                 yield name, value
 
 
+class ServerTlsSettings(Section):
+    """HTTPS for the API, the webhooks and the pages; both files PEM."""
+
+    cert_file: Path = Field(description="Certificate (with its chain) the server presents.")
+    key_file: Path = Field(description="Private key of cert_file.")
+
+
 class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 for all.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port to listen on.")
@@ -75,6 +83,7 @@ class ServerSettings(Section):
         1_048_576, gt=0, description="Largest request body accepted; larger ones get 413."
     )
     access_log: bool = Field(False, description="Log one line per HTTP request.")
+    tls: ServerTlsSettings | None = Field(None, description="Serve HTTPS; unset = plain HTTP.")
 
 
 class AuthSettings(Section):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,11 @@ class Settings(Section):
     )
     runbooks: list[Path] = Field(
         default_factory=lambda: [Path("runbooks")], description="Runbook files or folders."
+    )
+    fallback_runbook: OptionalText = Field(
+        None,
+        description="The runbook (detection.fallback: true) that takes every alert no other "
+        "runbook took; null = none. The bundled config.yaml names unhandled-alert.",
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
@@ -184,7 +190,11 @@ def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) ->
         problems += [Problem(origin(loc), loc, msg) for loc, msg in _cross_checks(settings)]
     if problems or settings is None:
         raise SettingsError([str(p) for p in problems])
-    return _resolve_paths(settings, base, from_file)
+    settings = _resolve_paths(settings, base, from_file)
+    tls = settings.server.tls
+    if tls is not None and (why := tls_problem(tls.cert_file, tls.key_file)) is not None:
+        raise SettingsError([str(Problem(origin(("server", "tls")), ("server", "tls"), why))])
+    return settings
 
 
 def _resolve_paths(settings: Settings, base: Path, from_file: set[str]) -> Settings:
@@ -194,12 +204,37 @@ def _resolve_paths(settings: Settings, base: Path, from_file: set[str]) -> Setti
         value = value.expanduser()
         return ((base if key in from_file else Path.cwd()) / value).resolve()
 
+    server = settings.server
+    if server.tls is not None:
+        tls = server.tls.model_copy(
+            update={
+                "cert_file": absolute("server", server.tls.cert_file),
+                "key_file": absolute("server", server.tls.key_file),
+            }
+        )
+        server = server.model_copy(update={"tls": tls})
     return settings.model_copy(
         update={
             "data_dir": absolute("data_dir", settings.data_dir),
             "runbooks": [absolute("runbooks", p) for p in settings.runbooks],
+            "server": server,
         }
     )
+
+
+def tls_problem(cert_file: Path, key_file: Path) -> str | None:
+    """Why the server could not present this certificate and key, or None: checked when the
+    settings load, so that check-config and a reload catch it, not uvicorn's start."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    else:
+        return None
+    return f"cannot load cert_file {str(cert_file)!r} and key_file {str(key_file)!r}: {reason}"
 
 
 def _cross_checks(settings: Settings) -> list[tuple[Loc, str]]:

@@ -35,13 +35,14 @@ from runbookd.engine.timing import RETENTION
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
 from runbookd.service.outbound import outbound_client
+from runbookd.service.outcomes import UnmatchedCounter
 from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
 from runbookd.service.worker import Worker
 from runbookd.store import db
 from runbookd.store import tables as t
 from runbookd.store.writer import EntryJob, Writer
-from runbookd.toolchain.library import Library, load_library
+from runbookd.toolchain.library import Library, load_library, select_fallback
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Options:
 
     database_url: str
     runbooks: list[Path]
+    #: settings ``fallback_runbook``
+    fallback_runbook: str | None = None
     dry_run: bool = False
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
@@ -84,6 +87,7 @@ class Service:
         self.specs = specs
         self.connector_settings = dict(connector_settings or {})
         self.metrics = Metrics()
+        self.unmatched = UnmatchedCounter(self.metrics.alerts_unmatched)
         self.db = db.make_engine(options.database_url)
         # One lock for every write transaction in this process (journal writer, engine thread).
         write_lock = threading.Lock()
@@ -120,7 +124,7 @@ class Service:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        library = load_library(self.options.runbooks, specs=dict(self.specs))
+        library = self._load_library()
         if not library.ok:
             lines = "\n".join(str(d) for d in library.diagnostics)
             raise StartError(f"the runbooks do not pass `runbookd check`:\n{lines}")
@@ -201,6 +205,13 @@ class Service:
             await self.http.aclose()
         self.db.dispose()
 
+    def _load_library(self, paths: list[Path] | None = None) -> Library:
+        """The runbooks under ``paths`` (default: the configured ones) with only the configured
+        fallback runbook among the fallbacks (``fallback_runbook`` is a restart-only setting)."""
+        library = load_library(paths or self.options.runbooks, specs=dict(self.specs))
+        select_fallback(library, self.options.fallback_runbook)
+        return library
+
     async def record_library(self, library: Library) -> bool:
         """Journal the library when it differs from the one the engine runs; True if it did."""
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
@@ -219,7 +230,7 @@ class Service:
         """Validate the runbooks on disk (``runbooks``: from now on these paths), then swap; on
         any error keep the running version. The rest of a config reload is server/reload.py's."""
         paths = self.options.runbooks if runbooks is None else runbooks
-        library = await asyncio.to_thread(load_library, paths, specs=dict(self.specs))
+        library = await asyncio.to_thread(self._load_library, paths)
         if not library.ok:
             return library.diagnostics
         await self.record_library(library)
@@ -237,6 +248,7 @@ class Service:
     def _observe(self, commands: list[Command], seconds: float) -> None:
         m = self.metrics
         m.engine_batch_seconds.observe(seconds)
+        self.unmatched.observe(commands)
         now = datetime.now(UTC)
         for c in commands:
             if c.kind == "open_incident":

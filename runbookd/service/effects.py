@@ -17,6 +17,7 @@ from runbookd.engine.commands import WORK_KINDS, Command
 from runbookd.engine.executor import Work
 from runbookd.engine.incident import Incident
 from runbookd.engine.incident import Status as EngineStatus
+from runbookd.service.outcomes import store_outcomes
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, loads
 
@@ -31,6 +32,7 @@ def store_effects(
 ) -> list[Work]:
     """Store a batch's effects and watermark in ``conn``'s transaction; returns its connector
     calls as the executor would read them back from the outbox (the same decoded payloads)."""
+    commands = store_outcomes(conn, commands)  # what each event did: its own table, no timeline
     work = [
         {
             "call_id": c.data["call_id"],

@@ -31,6 +31,14 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.alerts_unmatched = Counter(
+            "runbookd_alerts_unmatched_total",
+            "Firing alerts and events no runbook did anything with (the fallback runbook, when "
+            "configured, still takes them), by alertname; past 200 distinct names the rest are "
+            'counted under alertname="__other__".',
+            ["alertname"],
+            registry=r,
+        )
         self.requests_rejected = Counter(
             "runbookd_ingest_requests_rejected_total",
             "Ingest requests refused, by reason (malformed, too_large, unauthorized, unavailable).",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from runbookd.connectors.tlsconfig import SSL_CONTEXT
 from runbookd.connectors.transport import PooledTransport
 
 #: Connections beyond the executor's workers, for the polls and Alertmanager fetches that share
@@ -32,11 +33,21 @@ def outbound_client(workers: int, environ: Mapping[str, str] | None = None) -> h
         max_connections=workers + SPARE_CONNECTIONS, max_keepalive_connections=workers
     )
     if _proxies(os.environ if environ is None else environ):
-        return httpx.AsyncClient(timeout=None, limits=limits)
+        hooks = {"request": [_refuse_own_tls]}
+        return httpx.AsyncClient(timeout=None, limits=limits, event_hooks=hooks)
     transport = PooledTransport(
         max_connections=workers + SPARE_CONNECTIONS, max_keepalive_connections=workers
     )
     return httpx.AsyncClient(timeout=None, transport=transport)
+
+
+async def _refuse_own_tls(request: httpx.Request) -> None:
+    # httpx's transports ignore a call's own SSL context: fail the call rather than send it with
+    # other certificate checks than its tls_config asks for.
+    if SSL_CONTEXT in request.extensions:
+        raise httpx.UnsupportedProtocol(
+            "tls_config cannot be applied through a proxy (HTTP(S)_PROXY/ALL_PROXY is set)"
+        )
 
 
 def _proxies(environ: Mapping[str, str]) -> bool:

@@ -128,6 +128,32 @@ engine_lease = Table(
     Column("acquired_at", DateTime(timezone=True), nullable=False),
 )
 
+#: What became of every event the engine ingested (engine.outcomes, migration 0007): opened or
+#: joined an incident, waits in a correlation, counted, held by a `for`, or matched nothing.
+#: Written by the engine thread with the batch it belongs to, so it exists exactly once.
+alert_outcome = Table(
+    "alert_outcome",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    #: when it was received (the engine's clock reads the journal row's time)
+    Column("at", DateTime(timezone=True), nullable=False),
+    #: alert | event
+    Column("kind", String(8), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("fingerprint", String(128), nullable=True),
+    #: opened | joined | pending | counted | held | heartbeat | observed | unmatched
+    Column("outcome", String(16), nullable=False),
+    Column("incident_id", String(64), nullable=True),
+    Column("runbook", String(128), nullable=True),
+    Column("labels", Text, nullable=False),
+    #: every per-runbook result (engine.outcomes.Fate), as JSON text
+    Column("results", Text, nullable=False),
+    Index("ix_alert_outcome_at", "at"),
+    Index("ix_alert_outcome_name", "name", "at"),
+    Index("ix_alert_outcome_outcome", "outcome", "at"),
+)
+
 #: Connector calls the engine asked for; the executor runs each once per call_id.
 outbox = Table(
     "outbox",

@@ -174,6 +174,8 @@ def _cover(rule: AlertRule, library: list[LoadedRunbook], external: frozenset[st
     lenient = RuleView(rule, labels, external, absence_known=False)
     for item in library:
         rb = item.runbook
+        if rb.detection.fallback:
+            continue  # it takes only what no runbook handles: the safety net covers no rule
         matched = False
         for index in range(len(rb.detection.triggers)):
             for cond, role, _ in _conditions(rb, index):

@@ -48,3 +48,43 @@ def load_library(
     bad = {d.file for d in library.diagnostics}
     library.loaded = [item for item in library.loaded if item.file not in bad]
     return library
+
+
+def select_fallback(library: Library, name: str | None, source: str = "fallback_runbook") -> None:
+    """Keep only the fallback runbook the configuration names (``fallback_runbook``).
+
+    A runbook with ``detection.fallback: true`` takes every event no other runbook took, so one
+    that is merely present in a folder must not do so: the service drops every fallback runbook
+    but the named one. A name that is no loaded runbook, or one that is not a fallback, is an
+    error in the runbooks' terms (``runbookd check-config`` and ``serve`` refuse it); ``source``
+    is what the diagnostic names for the setting (the configuration file, when known).
+    """
+    fallbacks = [item for item in library.loaded if item.runbook.detection.fallback]
+    if name is not None:
+        named = [item for item in library.loaded if item.runbook.id == name]
+        if not named:
+            known = sorted(item.runbook.id for item in fallbacks)
+            library.diagnostics.append(
+                Diagnostic(
+                    source,
+                    1,
+                    1,
+                    f"fallback_runbook: no runbook {name!r} is loaded (fallback runbooks found: "
+                    f"{', '.join(known) or 'none'}); set it to null to run without one",
+                )
+            )
+        elif not named[0].runbook.detection.fallback:
+            library.diagnostics.append(
+                Diagnostic(
+                    str(named[0].file),
+                    1,
+                    1,
+                    f"fallback_runbook: runbook {name!r} is not a fallback runbook "
+                    "(it needs detection.fallback: true)",
+                )
+            )
+    library.loaded = [
+        item
+        for item in library.loaded
+        if not item.runbook.detection.fallback or item.runbook.id == name
+    ]

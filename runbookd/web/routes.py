@@ -22,9 +22,13 @@ from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2.sandbox import SandboxedEnvironment
 
+from runbookd.alerts.matchers import MatcherError, parse_matchers
+from runbookd.api.alerts import list_outcomes, outcome_query
 from runbookd.api.approvals import decide_approval
 from runbookd.api.auth import Credentials
 from runbookd.api.incidents import apply_action
+from runbookd.engine.keys import missing_labels
+from runbookd.engine.outcomes import OUTCOMES
 from runbookd.service.core import Service
 from runbookd.web import facts, queries, reports
 from runbookd.web.csrf import FIELD, Csrf
@@ -37,6 +41,8 @@ NAME_COOKIE = "runbookd_name"
 #: SQLite page cache for the connections the pages read on (KiB).
 SQLITE_CACHE_KB = 32 * 1024
 _ACTIONS = {"ack": "acknowledged", "resolve": "resolved", "notes": "note added"}
+#: the newest alerts /alerts shows (the API pages further with its own limit)
+ALERTS_PAGE_ROWS = 200
 
 
 def user_of(request: Request, credentials: Credentials) -> str:
@@ -211,12 +217,48 @@ def web_router(
             status=status,
             inc=inc,
             detail=inc["detail"] if isinstance(inc["detail"], dict) else {},
+            missing=missing_labels(inc["key"]),
             view=view,
             svg=chart(view.timeline, inc["opened_at"], end, incident_id),
             approvals=waiting,
             levels=pages.level_names().get(inc["runbook"], []),
             message=message or _done_message(request),
             error=error,
+        )
+
+    @router.get("/alerts", response_class=HTMLResponse)
+    async def alerts(request: Request) -> HTMLResponse:
+        q = request.query_params
+        filters = {k: q.get(k, "").strip() for k in ("outcome", "status", "alertname", "match")}
+        if filters["outcome"] and filters["outcome"] not in OUTCOMES:
+            return pages.error(request, 400, f"outcome: no such outcome {filters['outcome']!r}")
+        if filters["status"] and filters["status"] not in ("firing", "resolved"):
+            return pages.error(
+                request, 400, f"status: not firing or resolved: {filters['status']!r}"
+            )
+        try:
+            matchers = parse_matchers(filters["match"]) if filters["match"] else []
+        except MatcherError as exc:
+            return pages.error(request, 400, f"match: {exc}")
+        query = outcome_query(
+            [filters["status"]] if filters["status"] else None,
+            [filters["alertname"]] if filters["alertname"] else None,
+            [filters["outcome"]] if filters["outcome"] else None,
+        )
+        try:
+            rows, complete = await asyncio.to_thread(
+                list_outcomes, service, query, matchers, ALERTS_PAGE_ROWS
+            )
+        except HTTPException as exc:
+            return pages.error(request, exc.status_code, str(exc.detail))
+        return pages.page(
+            request,
+            "alerts.html.j2",
+            filters=filters,
+            rows=rows,
+            complete=complete,
+            outcomes=OUTCOMES,
+            fallback=service.options.fallback_runbook,
         )
 
     @router.get("/incidents/{incident_id}", response_class=HTMLResponse)

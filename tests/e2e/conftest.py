@@ -25,8 +25,11 @@ def make_server(database: Database, tmp_path: Path) -> Iterator[Callable[..., Se
         runbooks: list[Path] | None = None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        ca_file: Path | None = None,
     ) -> Server:
-        server = Server(database, runbooks or [REPO / "runbooks"], tmp_path, env=env or {})
+        server = Server(
+            database, runbooks or [REPO / "runbooks"], tmp_path, env=env or {}, ca_file=ca_file
+        )
         if port is not None:
             server.port = port
         servers.append(server)

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -77,10 +78,16 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    #: A CA file when the server serves HTTPS (server.tls in its environment): URLs are https.
+    ca_file: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
 
     # A deadline, not a wait: on a loaded 2-core machine importing the app alone took 34 s of
     # wall clock (3 s of CPU), so 30 s failed healthy servers.
@@ -110,7 +117,7 @@ class Server:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
+            return httpx.get(self.url + "/readyz", timeout=2, verify=self.verify).status_code == 200
 
         try:
             poll(ready, timeout, "the server to become ready")
@@ -141,12 +148,13 @@ class Server:
     def post(
         self, path: str, body: Any = None, content: bytes | None = None, **kw: Any
     ) -> httpx.Response:
+        kw.setdefault("verify", self.verify)
         if content is not None:
             return httpx.post(self.url + path, content=content, timeout=10, **kw)
         return httpx.post(self.url + path, json=body, timeout=10, **kw)
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10, **kw)
+        return httpx.get(self.url + path, timeout=10, verify=self.verify, **kw)
 
     def incidents(self, **params: Any) -> list[dict[str, Any]]:
         response = self.get("/api/v1/incidents", params=params)

@@ -43,3 +43,19 @@ def test_broken_runbook_under_the_config_fails(
 def test_missing_config_file_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(tmp_path / "nope.yaml")]) == 1
     assert "no such configuration file" in capsys.readouterr().err
+
+
+def test_connector_settings_are_checked_as_serve_checks_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"runbooks: [{REPO / 'runbooks'}]\n"
+        f"connectors: {{http: {{tls_config: {{ca_file: {tmp_path / 'ca.pem'}}}}}}}\n"
+    )
+    assert main(["check-config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{config}: connectors.http.tls_config: ca_file '{tmp_path / 'ca.pem'}': cannot load: "
+        "No such file or directory"
+    ) in err

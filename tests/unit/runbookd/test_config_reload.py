@@ -61,7 +61,7 @@ def _environ() -> dict[str, str]:
 @pytest.fixture
 def api(setup: Setup) -> Iterator[httpx.Client]:
     settings = load_settings(setup.config, _environ())
-    app = create_app(settings, lambda: load_settings(setup.config, _environ()))
+    app = create_app(settings, lambda: load_settings(setup.config, _environ()), config=setup.config)
     with (
         live(app) as base,
         httpx.Client(
@@ -140,11 +140,21 @@ def test_a_broken_file_keeps_the_running_version(
 
 
 def test_the_runbooks_route_is_the_same_reload(api: httpx.Client, setup: Setup) -> None:
-    setup.config.write_text(setup.config.read_text() + "server: {port: many}\n")
+    setup.config.write_text(setup.config.read_text() + "server:\n  port: many\n")
     refused = api.post("/api/v1/runbooks/reload")
     assert refused.status_code == 422
-    assert any("server.port" in e for e in refused.json()["errors"]), refused.text
+    # The loader names the key; the reload adds the line and column of that key in the file.
+    [error] = refused.json()["errors"]
+    assert error.startswith(f"{setup.config}:7:3: server.port: Input should be a valid integer"), (
+        error
+    )
     assert _metrics(api)["runbookd_config_last_reload_successful"] == 0
+
+
+def test_connector_problems_point_at_their_line(api: httpx.Client, setup: Setup) -> None:
+    setup.write("connectors:\n  http:\n    max_body_bytes: -1\n")
+    [error] = api.post("/-/reload").json()["errors"]
+    assert error.startswith(f"{setup.config}:8:5: connectors.http.max_body_bytes: "), error
 
 
 def test_new_runbook_paths_apply_and_restart_only_keys_are_named(

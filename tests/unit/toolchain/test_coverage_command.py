@@ -195,3 +195,12 @@ def test_broken_rule_file_is_reported_and_fails(
     bad.write_text("groups:\n  - name: g\n    rules:\n      - alert: X\n")
     assert main(["coverage", "--rules", str(bad), "--runbooks", str(RUNBOOKS)]) == 1
     assert f"{bad}:4:9: rule 'X': `expr` must be text" in capsys.readouterr().err
+
+
+def test_the_fallback_runbook_covers_no_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    # runbooks/ holds runbooks/00-fallback/unhandled-alert.yaml, which would take every alert:
+    # it is the safety net for what no runbook handles, so such a rule stays uncovered.
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+    assert (RUNBOOKS / "00-fallback" / "unhandled-alert.yaml").exists()
+    assert all(m["runbook"] != "unhandled-alert" for r in report["rules"] for m in r["matches"])
+    assert _rule(report, "HostPhysicalComponentTooHot")["matches"] == []
