@@ -72,3 +72,79 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     cov.add_argument("--json", action="store_true", help="the report as one JSON document")
     cov.set_defaults(func=_cmd_coverage)
+
+
+def _split_rule(spec: str) -> tuple[Path, str] | None:
+    """``FILE:ALERTNAME``; alert names may hold colons, so the file is the first prefix that exists."""
+    for i, char in enumerate(spec):
+        if char == ":" and Path(spec[:i]).is_file():
+            return Path(spec[:i]), spec[i + 1 :]
+    return None
+
+
+def _cmd_scaffold(args: argparse.Namespace) -> int:
+    from runbookd.engine.lang.diagnostics import did_you_mean
+    from runbookd.toolchain.rules_files import load_rules
+    from runbookd.toolchain.scaffold import scaffold
+
+    parts = _split_rule(args.rule)
+    if parts is None:
+        print(
+            f"runbookd scaffold: --rule {args.rule!r}: expected FILE:ALERTNAME with an existing FILE",
+            file=sys.stderr,
+        )
+        return 1
+    path, alert = parts
+    rules = load_rules([path])
+    for diagnostic in rules.diagnostics:
+        print(diagnostic, file=sys.stderr)
+    named = rules.named(alert)
+    if not named:
+        hint = did_you_mean(alert, [r.alert for r in rules.rules])
+        print(f"runbookd scaffold: {path}: no alerting rule named {alert!r}{hint}", file=sys.stderr)
+        return 1
+    result = scaffold(
+        named, section=args.section, file=str(path), neighbours=[r.alert for r in rules.rules]
+    )
+    out = Path(args.out)
+    files = {
+        out / "runbooks" / f"{result.runbook_id}.yaml": result.runbook,
+        out / "tests" / "scenarios" / f"{result.runbook_id}-fires.yaml": result.fires,
+        out / "tests" / "scenarios" / f"{result.runbook_id}-near-miss.yaml": result.near_miss,
+    }
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not args.force:
+        print(
+            f"runbookd scaffold: would overwrite {', '.join(existing)} (--force to do it)",
+            file=sys.stderr,
+        )
+        return 1
+    for target, text in files.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    runbook, *scenarios = files
+    print(
+        f"next: edit the DECIDE lines, then runbookd check {runbook} && runbookd test {' '.join(map(str, scenarios))}"
+    )
+    return 0
+
+
+def add_scaffold_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sc = sub.add_parser(
+        "scaffold", help="write a runbook and its two scenarios from a Prometheus alerting rule"
+    )
+    sc.add_argument(
+        "--rule", required=True, metavar="FILE:ALERTNAME", help="the rule file and the alert's name"
+    )
+    sc.add_argument(
+        "--section", default="0", help='plan section of the runbook, e.g. "10.1" (default: 0)'
+    )
+    sc.add_argument(
+        "--out",
+        default=".",
+        metavar="DIR",
+        help="writes DIR/runbooks/ and DIR/tests/scenarios/ (default: .)",
+    )
+    sc.add_argument("--force", action="store_true", help="overwrite files that exist")
+    sc.set_defaults(func=_cmd_scaffold)

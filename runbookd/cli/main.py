@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     connectors.add_parser(sub)
     drill.add_parser(sub)
     adoption.add_parser(sub)
+    adoption.add_scaffold_parser(sub)
     completion.add_parser(sub, build_parser)
     return parser
 

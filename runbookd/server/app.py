@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -48,12 +49,14 @@ def build_app(
     load: Callable[[], RunbookdSettings] | None = None,
     started: RunbookdSettings | None = None,
     sighup: bool = False,
+    config: Path | None = None,
 ) -> FastAPI:
     """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it.
 
     ``load`` re-reads the configuration for a reload (without it a reload re-reads the runbooks
     only), ``started`` is the configuration the app was built from, and ``sighup`` makes SIGHUP
-    reload too (only for the process's main thread: ``runbookd serve``)."""
+    reload too (only for the process's main thread: ``runbookd serve``). ``config`` is the file
+    ``load`` reads, so that a refused reload logs its problems with their lines."""
     if specs is None:
         from runbookd.connectors.registry import load_specs
 
@@ -63,7 +66,7 @@ def build_app(
     # No dependency at all when auth is off: FastAPI's dependency solving costs ~12% of a
     # webhook request's CPU even for a check that always passes (bench/RESULTS.md, Ingest).
     guard: list[Depends] = [Depends(require(credentials))] if credentials.required else []
-    reloader = Reloader(service, specs, load, started)
+    reloader = Reloader(service, specs, load, started, config=config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -168,6 +171,7 @@ def create_app(
     load: Callable[[], RunbookdSettings] | None = None,
     *,
     sighup: bool = False,
+    config: Path | None = None,
 ) -> FastAPI:
     """The app for a loaded configuration (``runbookd serve``); ``load`` reads it again for a
     reload (see ``build_app``)."""
@@ -222,6 +226,7 @@ def create_app(
         load=load,
         started=settings,
         sighup=sighup,
+        config=config,
     )
 
 
