@@ -78,7 +78,8 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         return Response(text, media_type="text/calendar; charset=utf-8")
 
     async def _journal(payload: dict[str, Any]) -> None:
-        job = EntryJob(kind="oncall", payload=payload, at=datetime.now(UTC))
+        at = datetime.now(UTC)
+        job = EntryJob(kind="oncall", payload=payload, at=at)
         try:
             seq = await asyncio.wrap_future(service.writer.submit(job))
         except StoreUnavailable as exc:
@@ -89,6 +90,9 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
             )
         except TimeoutError:
             raise HTTPException(503, "stored, but the engine has not applied it yet") from None
+        # The engine thread applied it where it runs; a replica without an engine answers
+        # reads too, so apply it here as well (idempotent, same instant as the journal's).
+        service.oncall.apply(payload, at)
 
     @router.post("/{schedule_id}/overrides", status_code=201, summary="Add an override")
     async def add(schedule_id: str, body: OverrideCreate) -> dict[str, Any]:

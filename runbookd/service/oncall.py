@@ -18,10 +18,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from runbookd.engine.commands import Command
 from runbookd.engine.lang.diagnostics import did_you_mean
 from runbookd.oncall.loader import ScheduleLibrary
 from runbookd.oncall.lookup import Directory
 from runbookd.oncall.resolve import Cover
+from runbookd.service.worker import Worker
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 
@@ -142,3 +144,30 @@ class Overrides:
 
 def _removed(cover: Cover, at: datetime) -> Cover:
     return Cover(cover.person, cover.start, cover.end, cover.reason, cover.made, at, cover.id)
+
+
+class OnCallWorker(Worker):
+    """The engine thread with on-call schedules: the lookup on every engine it builds or
+    restores (the lookup is configuration, so snapshots leave it out), and ``oncall`` journal
+    entries applied to ``overrides`` in journal order, on the leader and on every follower."""
+
+    def __init__(self, db: Engine, *, overrides: Overrides, **options: Any) -> None:
+        self._overrides = overrides  # before Worker.__init__, which builds the first engine
+        super().__init__(db, **options)
+
+    def _new_engine(self) -> None:
+        super()._new_engine()
+        self.engine.oncall = self._overrides.find
+
+    def recover(self) -> int:
+        replayed = super().recover()
+        self.engine.oncall = self._overrides.find  # a restored snapshot's engine has none
+        return replayed
+
+    def _apply(
+        self, seq: int, kind: str, at: datetime, payload: dict[str, Any]
+    ) -> tuple[list[Command], str | None]:
+        if kind == KIND:
+            self._overrides.apply(payload, at)
+            return [], None
+        return super()._apply(seq, kind, at, payload)
