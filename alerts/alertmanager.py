@@ -24,7 +24,7 @@ Choices:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,8 +69,32 @@ class Notification:
     escaped: list[str] = field(default_factory=list)
 
 
+#: Extra ``Event.fields`` a look-alike format reads from one alert (the alert, its field prefix).
+AlertFields = Callable[[dict[str, Any], str], dict[str, str | int | float | bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """A webhook body in Alertmanager's shape: which ``version`` it carries, the ``source`` its
+    events get, and what it adds to each alert (Grafana: ``alerts.grafana``)."""
+
+    version: str = VERSION
+    source: str = SOURCE
+    name: str = "Alertmanager webhook v4"
+    alert_fields: AlertFields | None = None
+    #: the text fields ``alert_fields`` reads, reported (and recorded) when stored escaped
+    alert_text: frozenset[str] = frozenset()
+
+
+ALERTMANAGER = Dialect()
+
+
 def parse_notification(
-    body: bytes | str | dict[str, Any], *, received_at: datetime, partial: bool = False
+    body: bytes | str | dict[str, Any],
+    *,
+    received_at: datetime,
+    partial: bool = False,
+    dialect: Dialect = ALERTMANAGER,
 ) -> Notification:
     """Validate a webhook body and normalise its alerts; ``PayloadError`` names the bad field.
 
@@ -92,11 +116,13 @@ def parse_notification(
         data = {**head, "alerts": data.get("alerts")}
 
     version = data.get("version")
-    if version != VERSION:
+    if version != dialect.version:
+        want = dialect.version
         if version is None:
-            raise PayloadError("version", "missing; expected '4' (Alertmanager webhook v4)")
+            raise PayloadError("version", f"missing; expected '{want}' ({dialect.name})")
         raise PayloadError(
-            "version", f"unsupported payload version {short_repr(version)}; expected the string '4'"
+            "version",
+            f"unsupported payload version {short_repr(version)}; expected the string '{want}'",
         )
 
     raw_status = data.get("status")
@@ -119,7 +145,7 @@ def parse_notification(
     rejected: list[Rejected] = []
     for i, raw in enumerate(raw_alerts):
         try:
-            event = _alert(raw, i, received_at, suspect)
+            event = _alert(raw, i, received_at, suspect, dialect)
         except PayloadError as exc:
             if not partial:
                 raise
@@ -150,7 +176,9 @@ def _root(path: str) -> str:
     return path.partition(".")[0]
 
 
-def _alert(raw: object, index: int, received_at: datetime, suspect: bool) -> Event:
+def _alert(
+    raw: object, index: int, received_at: datetime, suspect: bool, dialect: Dialect
+) -> Event:
     prefix = f"alerts[{index}]."
     if not isinstance(raw, dict):
         raise PayloadError.expected(f"alerts[{index}]", "an alert object", raw)
@@ -159,7 +187,8 @@ def _alert(raw: object, index: int, received_at: datetime, suspect: bool) -> Eve
     if suspect:
         alert, found = escape_tree(raw, f"alerts[{index}]")
         cut = len(prefix)
-        marks = tuple(m[cut:] for m in found if _root(m[cut:]) in _ALERT_TEXT)
+        read = _ALERT_TEXT | dialect.alert_text
+        marks = tuple(m[cut:] for m in found if _root(m[cut:]) in read)
     labels = str_map(alert.get("labels"), prefix + "labels")
     name = labels.get("alertname")
     if not name:
@@ -183,6 +212,11 @@ def _alert(raw: object, index: int, received_at: datetime, suspect: bool) -> Eve
             f"longer than {MAX_FINGERPRINT} characters ({len(fingerprint)}): "
             f"{short_repr(fingerprint)}",
         )
+    fields: dict[str, str | int | float | bool] = (
+        {"generatorURL": generator_url} if generator_url else {}
+    )
+    if dialect.alert_fields is not None:
+        fields.update(dialect.alert_fields(alert, prefix))
     return Event(
         name=name,
         at=received_at,
@@ -190,11 +224,11 @@ def _alert(raw: object, index: int, received_at: datetime, suspect: bool) -> Eve
         status=status,
         labels=labels,
         annotations=opt_str_map(alert, "annotations", prefix),
-        source=SOURCE,
+        source=dialect.source,
         fingerprint=fingerprint or label_fingerprint(labels, _label_marks(marks)),
         starts_at=starts_at,
         ends_at=ends_at,
-        fields={"generatorURL": generator_url} if generator_url else {},
+        fields=fields,
         escaped=marks,
     )
 

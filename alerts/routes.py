@@ -1,4 +1,4 @@
-"""The ingest endpoints: Alertmanager's webhook and generic events.
+"""The ingest endpoints: Alertmanager's and Grafana's webhooks, generic events and CloudEvents.
 
 A good webhook receiver answers fast, and 2xx only when the data is safe: the body is parsed and
 checked here, handed to the ``Inbox`` (which commits before it returns), and only then answered
@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 
+from runbookd.alerts import cloudevents, grafana
 from runbookd.alerts.alertmanager import SOURCE, Notification, parse_notification
 from runbookd.alerts.errors import PayloadError
 from runbookd.alerts.generic import parse_event_batch
@@ -147,6 +148,65 @@ def ingest_router(
         return response
 
     @router.post(
+        "/alerts/grafana",
+        status_code=202,
+        summary="Grafana Alerting webhook contact point (payload version 1)",
+        responses={400: {}, 401: {}, 413: {}, 503: {}},
+    )
+    async def grafana_webhook(request: Request) -> JSONResponse:
+        received_at = datetime.now(UTC)
+        source = grafana.SOURCE
+        try:
+            body = await read_body(request, max_body_bytes)
+            note = grafana.parse_grafana(body, received_at=received_at, partial=True)
+        except BodyTooLarge:
+            return problem(413, source, "too_large", f"body larger than {max_body_bytes} bytes")
+        except PayloadError as exc:
+            return refused(source, exc)
+        receipt = Receipt(
+            source=source,
+            received_at=received_at,
+            receiver=note.receiver,
+            group_key=note.group_key,
+            external_url=note.external_url,
+            truncated_alerts=note.truncated_alerts,
+        )
+        # truncatedAlerts stays on the receipt and is not fetched: the fetch reads an
+        # Alertmanager API (alertmanager.api_url), and the alerts were Grafana's.
+        return await store(source, note.alerts, receipt, note.rejected, note.escaped)
+
+    @router.post(
+        "/events/cloudevents",
+        status_code=202,
+        summary="CloudEvents 1.0, structured mode: one event or a batch",
+        responses={400: {}, 401: {}, 413: {}, 415: {}, 503: {}},
+    )
+    async def cloud_events(request: Request) -> JSONResponse:
+        received_at = datetime.now(UTC)
+        source = cloudevents.SOURCE
+        kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind not in (cloudevents.STRUCTURED, cloudevents.BATCH):
+            return problem(
+                415,
+                source,
+                "malformed",
+                f"content-type: expected {cloudevents.STRUCTURED} or {cloudevents.BATCH} "
+                f"(the structured mode; ce-* headers are not read), got {kind or 'none'!r}",
+                field="content-type",
+            )
+        try:
+            body = await read_body(request, max_body_bytes)
+            batch = cloudevents.parse_cloudevents(
+                body, received_at=received_at, batch=kind == cloudevents.BATCH
+            )
+        except BodyTooLarge:
+            return problem(413, source, "too_large", f"body larger than {max_body_bytes} bytes")
+        except PayloadError as exc:
+            return refused(source, exc)
+        receipt = Receipt(source=source, received_at=received_at)
+        return await store(source, batch.events, receipt, batch.rejected, batch.escaped)
+
+    @router.post(
         "/events",
         status_code=202,
         summary="Generic events: one object or a list",
@@ -184,4 +244,4 @@ def _report(source: str, rejected: list[Rejected], count: Counter) -> None:
 
 
 def _item(source: str) -> str:
-    return "alert" if source == SOURCE else "event"
+    return "alert" if source in (SOURCE, grafana.SOURCE) else "event"

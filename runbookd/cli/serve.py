@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The same file and rules as at start; the process's environment does not change.
         return load_settings(path, os.environ)
 
-    return serve(settings, args.host, args.port, load)
+    return serve(settings, args.host, args.port, load, path)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +31,7 @@ from runbookd.api.runbooks import runbooks_router
 from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
 from runbookd.server.reload import Reloader, reload_router
+from runbookd.service.cluster import ClusterOptions
 from runbookd.service.core import Options, Service
 from runbookd.web.routes import web_router
 
@@ -47,12 +49,14 @@ def build_app(
     load: Callable[[], RunbookdSettings] | None = None,
     started: RunbookdSettings | None = None,
     sighup: bool = False,
+    config: Path | None = None,
 ) -> FastAPI:
     """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it.
 
     ``load`` re-reads the configuration for a reload (without it a reload re-reads the runbooks
     only), ``started`` is the configuration the app was built from, and ``sighup`` makes SIGHUP
-    reload too (only for the process's main thread: ``runbookd serve``)."""
+    reload too (only for the process's main thread: ``runbookd serve``). ``config`` is the file
+    ``load`` reads, so that a refused reload logs its problems with their lines."""
     if specs is None:
         from runbookd.connectors.registry import load_specs
 
@@ -62,7 +66,7 @@ def build_app(
     # No dependency at all when auth is off: FastAPI's dependency solving costs ~12% of a
     # webhook request's CPU even for a check that always passes (bench/RESULTS.md, Ingest).
     guard: list[Depends] = [Depends(require(credentials))] if credentials.required else []
-    reloader = Reloader(service, specs, load, started)
+    reloader = Reloader(service, specs, load, started, config=config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,6 +171,7 @@ def create_app(
     load: Callable[[], RunbookdSettings] | None = None,
     *,
     sighup: bool = False,
+    config: Path | None = None,
 ) -> FastAPI:
     """The app for a loaded configuration (``runbookd serve``); ``load`` reads it again for a
     reload (see ``build_app``)."""
@@ -202,6 +207,15 @@ def create_app(
             DrillJob(d.cron, None if d.runbooks == "all" else tuple(d.runbooks))
             for d in settings.drills
         ),
+        cluster=ClusterOptions(
+            enabled=settings.cluster.enabled,
+            role=settings.cluster.role,
+            name=settings.cluster.name,
+            lease_ttl=settings.cluster.lease_ttl.total_seconds(),
+            clock_margin=settings.cluster.clock_margin.total_seconds(),
+            lock_timeout=settings.cluster.lock_timeout.total_seconds(),
+            idle_in_transaction_timeout=settings.cluster.idle_in_transaction_timeout.total_seconds(),
+        ),
     )
     return build_app(
         options,
@@ -212,6 +226,7 @@ def create_app(
         load=load,
         started=settings,
         sighup=sighup,
+        config=config,
     )
 
 

@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -22,6 +23,7 @@ from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from runbookd.config.positions import with_positions
 from runbookd.config.settings import Settings, SettingsError
 from runbookd.connectors.base import ConnectorSpec
 from runbookd.connectors.registry import SettingsError as ConnectorSettingsError
@@ -56,12 +58,15 @@ class Reloader:
         load: Callable[[], Settings] | None = None,
         started: Settings | None = None,
         clock: Callable[[], float] = time.time,
+        config: Path | None = None,
     ) -> None:
         self.service = service
         self.specs = specs
         self._load = load
         self._started = started
         self._clock = clock
+        #: the file ``load`` reads, to point problems at their lines in the log
+        self._config = config
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Outcome]] = set()
 
@@ -99,11 +104,18 @@ class Reloader:
         try:
             settings = await asyncio.to_thread(self._load)
         except SettingsError as exc:
-            return Outcome(False, exc.problems)
+            problems = exc.problems
+            if self._config is not None:
+                problems = tuple(with_positions(self._config, problems))
+            return Outcome(False, problems)
         try:
             connectors = load_connector_settings(self.specs, settings.connectors)
         except ConnectorSettingsError as exc:
-            return Outcome(False, tuple(exc.problems))
+            problems = tuple(exc.problems)
+            if self._config is not None:
+                named = [f"{self._config}: {p}" for p in problems]
+                problems = tuple(with_positions(self._config, named))
+            return Outcome(False, problems)
         errors = await self.service.reload(list(settings.runbooks))
         if errors:
             return Outcome(False, tuple(str(e) for e in errors))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,10 +40,12 @@ def serve(
     host: str | None = None,
     port: int | None = None,
     load: Callable[[], Settings] | None = None,
+    config_file: Path | None = None,
 ) -> int:
     """Run the service until it is stopped; the exit status of ``runbookd serve``.
 
-    ``load`` reads the configuration again (SIGHUP, ``POST /-/reload``). ``tune_process`` must
+    ``load`` reads the configuration (the file ``config_file``) again (SIGHUP, ``POST /-/reload``).
+    ``tune_process`` must
     have run first, before anything started a thread.
     """
     import uvicorn
@@ -52,7 +55,7 @@ def serve(
 
     configure_logging(settings.log.level)
     try:
-        app = create_app(settings, load, sighup=True)
+        app = create_app(settings, load, sighup=True, config=config_file)
     except Exception as exc:  # connector settings and the like: say what, not a traceback
         print(f"runbookd: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runbookd import __version__
 from runbookd.config.settings import load_settings
 from runbookd.server.app import create_app
 from runbookd.server.reload import restart_only_changes
@@ -60,7 +61,7 @@ def _environ() -> dict[str, str]:
 @pytest.fixture
 def api(setup: Setup) -> Iterator[httpx.Client]:
     settings = load_settings(setup.config, _environ())
-    app = create_app(settings, lambda: load_settings(setup.config, _environ()))
+    app = create_app(settings, lambda: load_settings(setup.config, _environ()), config=setup.config)
     with (
         live(app) as base,
         httpx.Client(
@@ -88,7 +89,7 @@ def test_a_start_counts_as_a_good_load_and_the_build_is_exported(api: httpx.Clie
     assert values["runbookd_config_last_reload_successful"] == 1
     assert values["runbookd_config_last_reload_success_timestamp_seconds"] > 1.7e9
     [build] = [k for k in values if k.startswith("runbookd_build_info{")]
-    assert 'version="0.1.0"' in build and 'durable_rules="2.0.28"' in build
+    assert f'version="{__version__}"' in build and 'durable_rules="2.0.28"' in build
     # The client library's process and platform series, as every Prometheus exporter has them.
     for name in (
         "process_cpu_seconds_total",
@@ -139,11 +140,21 @@ def test_a_broken_file_keeps_the_running_version(
 
 
 def test_the_runbooks_route_is_the_same_reload(api: httpx.Client, setup: Setup) -> None:
-    setup.config.write_text(setup.config.read_text() + "server: {port: many}\n")
+    setup.config.write_text(setup.config.read_text() + "server:\n  port: many\n")
     refused = api.post("/api/v1/runbooks/reload")
     assert refused.status_code == 422
-    assert any("server.port" in e for e in refused.json()["errors"]), refused.text
+    # The loader names the key; the reload adds the line and column of that key in the file.
+    [error] = refused.json()["errors"]
+    assert error.startswith(f"{setup.config}:7:3: server.port: Input should be a valid integer"), (
+        error
+    )
     assert _metrics(api)["runbookd_config_last_reload_successful"] == 0
+
+
+def test_connector_problems_point_at_their_line(api: httpx.Client, setup: Setup) -> None:
+    setup.write("connectors:\n  http:\n    max_body_bytes: -1\n")
+    [error] = api.post("/-/reload").json()["errors"]
+    assert error.startswith(f"{setup.config}:8:5: connectors.http.max_body_bytes: "), error
 
 
 def test_new_runbook_paths_apply_and_restart_only_keys_are_named(
