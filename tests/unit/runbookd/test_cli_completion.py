@@ -7,6 +7,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,74 @@ def test_bash_completes_options_and_paths(
     # A verb that takes runbook paths completes file names; an incident id does not.
     assert _complete(script, "runbookd check run", tmp_path) == ["runbooks", "runs.txt"]
     assert _complete(script, "runbookd incidents show run", tmp_path) == []
+
+
+class Zsh:
+    """An interactive zsh in a tmux pane, with the completion script installed as the doc says
+    (as ``_runbookd`` in a folder on ``fpath``) and compinit run: keys go in, the screen comes
+    out."""
+
+    def __init__(self, home: Path, functions: Path) -> None:
+        self.socket = f"runbookd-test-{id(self)}"
+        (home / ".zshrc").write_text(
+            f"fpath=({functions} $fpath)\n"
+            "autoload -Uz compinit && compinit -u -D\n"
+            f"PATH={RUNBOOKD.parent}:$PATH\n"
+            "PS1='zsh> '\n",
+            encoding="utf-8",
+        )
+        env = f"env -i HOME={home} ZDOTDIR={home} TERM=xterm PATH=/usr/bin:/bin"
+        self._tmux("new-session", "-d", "-s", "z", "-x", "120", "-y", "30", f"{env} zsh -i")
+        self.wait_for("zsh>")
+
+    def _tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "z")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in (shown := self.screen()):
+                return shown
+            time.sleep(0.05)  # a polling interval, not a wait for the effect
+        raise AssertionError(f"zsh never showed {text!r}; the screen:\n{self.screen()}")
+
+    def type(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "z", "C-u", *keys)
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+@pytest.mark.skipif(
+    shutil.which("zsh") is None or shutil.which("tmux") is None,
+    reason="needs Debian's zsh and tmux (.ci/run installs them)",
+)
+def test_zsh_completes_verbs_options_and_their_descriptions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    (functions / "_runbookd").write_text(_script("zsh", capsys), encoding="utf-8")
+    (tmp_path / "home").mkdir()
+    zsh = Zsh(tmp_path / "home", functions)
+    try:
+        zsh.type("runbookd serve --con", "Tab")
+        zsh.wait_for("zsh> runbookd serve --config")
+        zsh.type("runbookd check-c", "Tab")
+        zsh.wait_for("zsh> runbookd check-config")
+        # Two verbs share the prefix: the second Tab lists both, with their help lines.
+        zsh.type("runbookd incidents appr", "Tab", "Tab")
+        shown = zsh.wait_for("approve")
+        assert "approvals" in shown and "approve a waiting step" in shown
+    finally:
+        zsh.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runbookd import __version__
 from runbookd.config.settings import load_settings
 from runbookd.server.app import create_app
 from runbookd.server.reload import restart_only_changes
@@ -88,7 +89,7 @@ def test_a_start_counts_as_a_good_load_and_the_build_is_exported(api: httpx.Clie
     assert values["runbookd_config_last_reload_successful"] == 1
     assert values["runbookd_config_last_reload_success_timestamp_seconds"] > 1.7e9
     [build] = [k for k in values if k.startswith("runbookd_build_info{")]
-    assert 'version="0.1.0"' in build and 'durable_rules="2.0.28"' in build
+    assert f'version="{__version__}"' in build and 'durable_rules="2.0.28"' in build
     # The client library's process and platform series, as every Prometheus exporter has them.
     for name in (
         "process_cpu_seconds_total",
