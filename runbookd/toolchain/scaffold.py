@@ -161,6 +161,10 @@ def _runbook(
     if url:
         text += f" Rule runbook: {url}"
     out.append(f"description: {_q(text)}")
+    out.append(
+        f"# Once this runbook runs, the rule's runbook_url can point at its live page: "
+        f"<runbookd URL>/runbooks/{rid}"
+    )
     out.append(f"tags: [scaffolded, {_q(rule.group)}]")
     out += [
         "classification:",

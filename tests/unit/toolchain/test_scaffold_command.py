@@ -100,6 +100,10 @@ def test_what_the_rule_says_is_carried_over(tmp_path: Path) -> None:
     )
     assert "Runbook: {{ alert.annotations.runbook_url | default('') }}" in runbook
     assert "{{ alert.annotations.summary | default('') }}" in runbook
+    assert (
+        "runbook_url can point at its live page: <runbookd URL>/runbooks/node-filesystem-space-filling-up"
+        in runbook
+    )
     # Two rules share the name (warning and critical): the more severe one sets the severity.
     assert "again at line 17 (severity warning)" in runbook
     assert "severity: critical" in fires
