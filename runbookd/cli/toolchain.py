@@ -7,12 +7,16 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily below: the CLI starts without loading the toolchain
+    from runbookd.toolchain.library import Library
 
 DEFAULT_RUNBOOKS = Path("runbooks")
 DEFAULT_SCENARIOS = Path("tests/scenarios")
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
+def _cmd_check(args: argparse.Namespace) -> int:  # one branch per output option
     from runbookd.toolchain.library import load_library
 
     paths = [Path(p) for p in args.paths] or [DEFAULT_RUNBOOKS]
@@ -36,7 +40,32 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not library.files and not library.diagnostics:
         print(f"no runbook files under {', '.join(map(str, paths))}", file=sys.stderr)
         return 1
+    if args.rules and not _warn_keys(args, library):
+        return 1
     return 0 if library.ok else 1
+
+
+def _warn_keys(args: argparse.Namespace, library: Library) -> bool:
+    """``--rules``: incident keys the rules' alerts may leave empty; False if no rule loaded."""
+    from runbookd.toolchain.coverage import coverage
+    from runbookd.toolchain.key_warnings import key_warnings
+    from runbookd.toolchain.rules_files import load_rules
+
+    rules = load_rules([Path(p) for p in args.rules])
+    for diagnostic in rules.diagnostics:
+        print(diagnostic, file=sys.stderr)
+    if not rules.rules:
+        print(f"no alerting rules under {', '.join(args.rules)}", file=sys.stderr)
+        return False
+    report = coverage(rules.rules, library.loaded, external_labels=frozenset(args.external_label))
+    for warning in key_warnings(report, library.loaded):
+        if args.format == "github":
+            from runbookd.toolchain.annotations import diagnostic as annotate
+
+            print(annotate(warning))
+        else:
+            print(warning, file=sys.stderr)
+    return True
 
 
 def _scenario_files(paths: Sequence[str]) -> list[Path]:
@@ -105,6 +134,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=["text", "github"],
         default="text",
         help="text: PATH:LINE:COL lines on stderr; github: GitHub Actions annotations on stdout",
+    )
+    check.add_argument(
+        "--rules",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="Prometheus rule files or folders: warn where a group_by label may be missing "
+        "from the alerts that start a runbook (warnings keep the exit status)",
+    )
+    check.add_argument(
+        "--external-label",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --rules: a label Prometheus adds to every alert (external_labels)",
     )
     check.set_defaults(func=_cmd_check)
     test = sub.add_parser("test", help="run scenario files on a virtual clock")
