@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -117,8 +117,12 @@ class Executor:
         default_timeout: float = 30.0,
         environ: Mapping[str, str] | None = None,
         breakers: Breakers | None = None,
+        permit: Callable[[], bool] | None = None,
     ) -> None:
         self._specs = specs
+        #: replicas: whether this process may start a call now (it holds the engine lease and
+        #: its local deadline has not passed); asked right before each call
+        self._permit = permit
         self.breakers = breakers or Breakers()
         self._port = port
         self._http = http
@@ -154,7 +158,7 @@ class Executor:
         alert to its first connector call. Anything not taken here is still pending in the
         outbox, and the next read claims it, in order.
         """
-        if self._backlog:
+        if self._backlog or not self._permitted():
             self._wake.set()
             return
         for work in works:
@@ -183,7 +187,18 @@ class Executor:
             except Exception:  # the store may be down: try again on the next wake-up
                 log.warning("executor could not read pending work", exc_info=True)
 
+    def _permitted(self) -> bool:
+        return self._permit is None or self._permit()
+
+    def resume(self) -> None:
+        """This process may run calls again (it took the engine lease over): read the outbox,
+        where the previous holder's unfinished calls wait, before anything offered."""
+        self._backlog = True
+        self._wake.set()
+
     async def _dispatch(self) -> None:
+        if not self._permitted():
+            return
         room = self._workers * 4 - len(self._inflight)
         if room <= 0:
             self._backlog = True
@@ -205,6 +220,8 @@ class Executor:
     async def _run_one(self, work: Work) -> None:
         try:
             async with self._sem:
+                if not self._permitted():  # the lease may be someone else's: leave it pending
+                    return
                 outcome = await self.call(work)
             await self._port.finish(work, outcome)
             self._done[work.call_id] = None

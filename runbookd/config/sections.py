@@ -211,3 +211,50 @@ class DrillSettings(Section):
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     format: Literal["text", "json"] = Field("text", description="text for people, json for tools.")
+
+
+class ClusterSettings(Section):
+    """Replicas on one PostgreSQL database (docs/operations.md "Replicas")."""
+
+    enabled: bool = Field(
+        False,
+        description="Run as one of several replicas sharing the database: one holds the engine "
+        "lease and runs the engine, executor, polls and drills; the others follow. PostgreSQL only.",
+    )
+    role: Literal["all", "ingest", "engine"] = Field(
+        "all",
+        description="all: take webhooks and API writes, and stand for the engine lease; "
+        "ingest: take webhooks and API writes only, no engine work at all; engine: stand for the "
+        "lease (and still answer the API).",
+    )
+    name: OptionalText = Field(
+        None,
+        max_length=120,
+        description="This replica's name in the lease and /readyz; unset = host:pid.",
+    )
+    lease_ttl: Duration = Field(
+        timedelta(seconds=5),
+        description="How long the engine lease lasts without renewal (renewed every ttl/5); the "
+        "longest a dead leader holds up the engine.",
+    )
+    clock_margin: Duration = Field(
+        timedelta(seconds=1),
+        description="How much earlier than the database's expiry the leader stops trusting its "
+        "lease (covers the renewal's round trip and clock rate drift).",
+    )
+    lock_timeout: Duration = Field(
+        timedelta(seconds=2),
+        description="PostgreSQL lock_timeout of every connection: no replica waits longer for "
+        "a lock held by a paused peer.",
+    )
+    idle_in_transaction_timeout: Duration = Field(
+        timedelta(seconds=3),
+        description="PostgreSQL idle_in_transaction_session_timeout: a paused replica's "
+        "transaction is ended by the server after this, releasing its locks.",
+    )
+
+    @model_validator(mode="after")
+    def _margin(self) -> ClusterSettings:
+        if not timedelta(0) < self.clock_margin < self.lease_ttl:
+            raise ValueError("clock_margin must be greater than 0s and less than lease_ttl")
+        return self

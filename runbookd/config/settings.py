@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 
@@ -29,6 +30,7 @@ from runbookd.config.secretfiles import file_keys, read_secret
 from runbookd.config.sections import (
     AlertmanagerSettings,
     AuthSettings,
+    ClusterSettings,
     DrillSettings,
     EngineSettings,
     ExecutorSettings,
@@ -102,6 +104,9 @@ class Settings(Section):
     drills: list[DrillSettings] = Field(
         default_factory=list, description="Scheduled drills of the runbooks (plan 12.1.2)."
     )
+    cluster: ClusterSettings = Field(
+        default_factory=ClusterSettings, description="Replicas on one PostgreSQL database."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -121,6 +126,17 @@ class Settings(Section):
                 )
             seen[poll.name] = index
         return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgresql(self) -> Settings:
+        # SQLite is one process's embedded store: its file lock gives no lease, no fencing and
+        # no shared journal order, so replicas on it would corrupt each other's effects.
+        if self.cluster.enabled and not self.database_url_resolved().startswith("postgresql"):
+            raise ValueError(
+                "cluster.enabled needs a PostgreSQL database_url; SQLite serves one process "
+                "only (unset cluster.enabled, or set database_url: postgresql+psycopg://...)"
+            )
+        return self
 
     def database_url_resolved(self) -> str:
         """``database_url``, or the embedded SQLite database in ``data_dir``."""

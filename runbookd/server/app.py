@@ -31,6 +31,7 @@ from runbookd.api.runbooks import runbooks_router
 from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
 from runbookd.server.reload import Reloader, reload_router
+from runbookd.service.cluster import ClusterOptions
 from runbookd.service.core import Options, Service
 from runbookd.web.routes import web_router
 
@@ -205,6 +206,15 @@ def create_app(
         drills=tuple(
             DrillJob(d.cron, None if d.runbooks == "all" else tuple(d.runbooks))
             for d in settings.drills
+        ),
+        cluster=ClusterOptions(
+            enabled=settings.cluster.enabled,
+            role=settings.cluster.role,
+            name=settings.cluster.name,
+            lease_ttl=settings.cluster.lease_ttl.total_seconds(),
+            clock_margin=settings.cluster.clock_margin.total_seconds(),
+            lock_timeout=settings.cluster.lock_timeout.total_seconds(),
+            idle_in_transaction_timeout=settings.cluster.idle_in_transaction_timeout.total_seconds(),
         ),
     )
     return build_app(

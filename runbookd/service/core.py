@@ -13,13 +13,12 @@ import hashlib
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
 from runbookd.alerts.alertmanager import Notification
 from runbookd.alerts.amapi import fetch_group
@@ -32,6 +31,8 @@ from runbookd.engine.commands import Command
 from runbookd.engine.executor import Executor, Work
 from runbookd.engine.lang.diagnostics import Diagnostic
 from runbookd.engine.timing import RETENTION
+from runbookd.service.cluster import ClusterOptions, cluster_view, make_lease
+from runbookd.service.gauges import read_cluster_gauges, read_store_gauges
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
 from runbookd.service.outbound import outbound_client
@@ -40,7 +41,6 @@ from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
 from runbookd.service.worker import Worker
 from runbookd.store import db
-from runbookd.store import tables as t
 from runbookd.store.writer import EntryJob, Writer
 from runbookd.toolchain.library import Library, load_library, select_fallback
 
@@ -74,6 +74,7 @@ class Options:
     breaker_failures: int = 5
     breaker_open_for: float = 30.0
     drills: tuple[DrillJob, ...] = ()
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
 class Service:
@@ -88,7 +89,10 @@ class Service:
         self.connector_settings = dict(connector_settings or {})
         self.metrics = Metrics()
         self.unmatched = UnmatchedCounter(self.metrics.alerts_unmatched)
-        self.db = db.make_engine(options.database_url)
+        cluster = options.cluster
+        self.db = db.make_engine(options.database_url, session=cluster.session())
+        #: replicas: the engine lease this process stands for (None: alone, or ingest role)
+        self.lease = make_lease(options.database_url, cluster)
         # One lock for every write transaction in this process (journal writer, engine thread).
         write_lock = threading.Lock()
         self.worker = Worker(
@@ -100,6 +104,8 @@ class Service:
             on_work=self._wake_executor,
             on_applied=self._observe,
             on_tick=self.metrics.timer_lateness.observe,
+            fence=self.lease,
+            on_role=self._role_changed,
         )
         self.writer = Writer(
             self.db,
@@ -107,6 +113,7 @@ class Service:
             on_commit=self.worker.notify,
             lock=write_lock,
             commit_interval=options.ingest_commit_interval,
+            shared=cluster.enabled,
         )
         self.inbox = JournalInbox(self.writer)
         # Read at scrape time: both are plain reads of values other threads keep current.
@@ -133,13 +140,26 @@ class Service:
             await asyncio.to_thread(db.upgrade, self.db)
         except Exception as exc:
             raise StartError(f"cannot prepare the database: {type(exc).__name__}: {exc}") from exc
-        replayed = await asyncio.to_thread(self.worker.recover)
-        self.metrics.replayed.set(replayed)
-        log.info("engine rebuilt from %d journal entries", replayed)
+        cluster = self.options.cluster
         self.writer.start()
-        self.worker.start()
-        await self.record_library(library)
+        if cluster.runs_engine:
+            replayed = await asyncio.to_thread(self.worker.recover)
+            self.metrics.replayed.set(replayed)
+            log.info("engine rebuilt from %d journal entries", replayed)
+            self.worker.start()
+            if self.lease is not None:
+                self.lease.start()
+        else:
+            self.worker.watch()
         self.http = outbound_client(self.options.workers)
+        if not cluster.runs_engine:
+            # The ingest role journals no library: it keeps no engine state to compare with,
+            # and would replace the leader's runbooks by its own copy at every start.
+            return  # no executor, polls or drills either
+        # Replicas: the library is applied when a leader exists, which may be later than now.
+        # The replica started (or reloaded) last sets the library all of them run.
+        await self.record_library(library, wait=not cluster.enabled)
+        self.metrics.leader.set_function(lambda: 1 if self.leads() else 0)
         self.executor = Executor(
             self.specs,
             OutboxPort(self.db, self.writer, self.metrics),
@@ -148,6 +168,7 @@ class Service:
             workers=self.options.workers,
             default_timeout=self.options.default_timeout,
             breakers=Breakers(self.options.breaker_failures, self.options.breaker_open_for),
+            permit=self.leads,
         )
         self._tasks.append(asyncio.create_task(self.executor.run()))
         self._tasks.append(asyncio.create_task(self._gauges()))
@@ -179,7 +200,24 @@ class Service:
         scheduler.start()
         self._scheduler = scheduler
 
+    def leads(self) -> bool:
+        """Whether this process runs effects now: alone, or the leader with a lease that is
+        still valid by its local deadline (the executor asks before every call)."""
+        if self.lease is None:
+            return self.options.cluster.runs_engine
+        return self.worker.leading is not None and self.worker.leading == self.lease.epoch
+
+    def _role_changed(self, leading: bool) -> None:
+        """On the engine thread, when it became the leader or stopped being it."""
+        if leading:
+            self.metrics.failovers.inc()
+            if self._loop is not None and self.executor is not None:
+                # The previous leader's unfinished calls are pending in the outbox.
+                self._loop.call_soon_threadsafe(self.executor.resume)
+
     async def _drill_once(self, job: DrillJob) -> None:
+        if not self.leads():  # one replica runs the scheduled drills: the leader
+            return
         # Drills are CPU work on their own engines, never the service's: a thread keeps the
         # event loop answering webhooks meanwhile.
         compiled = self.library.compiled() if self.library is not None else []
@@ -188,6 +226,8 @@ class Service:
         log.info("scheduled drill %s: %d runbooks, failed: %s", job.job_id, len(results), failed)
 
     async def _poll_once(self, poll: Poll, client: httpx.AsyncClient) -> None:
+        if not self.leads():  # one replica polls: the leader (followers would add copies)
+            return
         stored = await run_poll(poll, client, self.inbox, datetime.now(UTC))
         self.metrics.alerts_received.labels(f"poll:{poll.name}", "accepted").inc(stored)
 
@@ -199,7 +239,9 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.executor is not None:
             await self.executor.drain()
-        self.worker.stop()
+        self.worker.stop()  # its last snapshot is a fenced commit: before the lease goes
+        if self.lease is not None:
+            self.lease.stop()  # hands over at once
         self.writer.stop()
         if self.http is not None:
             await self.http.aclose()
@@ -212,8 +254,10 @@ class Service:
         select_fallback(library, self.options.fallback_runbook)
         return library
 
-    async def record_library(self, library: Library) -> bool:
-        """Journal the library when it differs from the one the engine runs; True if it did."""
+    async def record_library(self, library: Library, *, wait: bool = True) -> bool:
+        """Journal the library when it differs from the one the engine runs; True if it did.
+
+        ``wait``: until the engine applied it (with replicas, that needs a leader)."""
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
         payload = library_payload(files, retention=self.options.engine_retention)
         digest = hashlib.sha256(repr(payload).encode()).hexdigest()
@@ -223,7 +267,8 @@ class Service:
         seq = await asyncio.wrap_future(
             self.writer.submit(EntryJob(kind="runbooks", payload=payload, at=datetime.now(UTC)))
         )
-        await asyncio.wrap_future(self.worker.wait_applied(int(seq)))
+        if wait:
+            await asyncio.wrap_future(self.worker.wait_applied(int(seq)))
         return True
 
     async def reload(self, runbooks: list[Path] | None = None) -> list[Diagnostic]:
@@ -307,28 +352,9 @@ class Service:
         self._circuits_shown |= open_now
 
     def _read_gauges(self) -> None:
-        m = self.metrics
-        with self.db.connect() as conn:
-            pending = conn.execute(
-                select(func.count(), func.min(t.journal.c.at)).where(
-                    t.journal.c.seq > self.worker.applied_seq
-                )
-            ).one()
-            rows = conn.execute(
-                select(t.incident.c.status, t.incident.c.severity, func.count()).group_by(
-                    t.incident.c.status, t.incident.c.severity
-                )
-            ).all()
-        m.inbox_depth.set(pending[0] or 0)
-        oldest = pending[1]
-        if oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            m.engine_lag.set(max((datetime.now(UTC) - oldest).total_seconds(), 0.0))
-        else:
-            m.engine_lag.set(0)
-        m.incidents.clear()
-        for status, severity, n in rows:
-            m.incidents.labels(status, severity).set(n)
+        if self.options.cluster.enabled:
+            read_cluster_gauges(self.db, self.metrics, self.leads(), self.worker.applied_seq)
+        read_store_gauges(self.db, self.metrics, self.worker.applied_seq)
 
     def ready(self) -> dict[str, Any]:
         """What /readyz reports; ``ok`` only when every part is."""
@@ -343,8 +369,14 @@ class Service:
         except Exception as exc:
             checks["store"] = False
             checks["store_detail"] = type(exc).__name__
-        checks["engine"] = self.worker.running and self.worker.last_error is None
+        cluster = self.options.cluster
+        if cluster.runs_engine:
+            checks["engine"] = self.worker.running and self.worker.last_error is None
+        else:
+            checks["engine"] = True  # the ingest role runs none; the leader's /readyz tells
         if self.worker.last_error:
             checks["engine_detail"] = self.worker.last_error
+        if cluster.enabled:
+            checks["cluster"] = cluster_view(cluster, self.lease, self.worker)
         checks["ok"] = bool(checks["store"] and checks["engine"])
         return checks

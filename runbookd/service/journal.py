@@ -62,14 +62,18 @@ def read_entries(
         yield int(row.seq), row.kind, aware(row.at), loads(row.payload)
 
 
-def read_ticks(conn: Connection, after_id: int, applied_seq: int) -> Iterator[tuple[int, datetime]]:
+def read_ticks(
+    conn: Connection, after_id: int, applied_seq: int
+) -> Iterator[tuple[int, datetime, int]]:
+    """Ticks after the tick ``after_id`` that came after entries up to ``applied_seq``, in the
+    order they were stored: ``(after_seq, at, id)``."""
     query = (
-        select(t.engine_tick.c.after_seq, t.engine_tick.c.at)
+        select(t.engine_tick.c.after_seq, t.engine_tick.c.at, t.engine_tick.c.id)
         .where(t.engine_tick.c.id > after_id, t.engine_tick.c.after_seq <= applied_seq)
         .order_by(t.engine_tick.c.id)
     )
-    for after, at in conn.execute(query).all():
-        yield int(after), aware(at)
+    for after, at, tick_id in conn.execute(query).all():
+        yield int(after), aware(at), int(tick_id)
 
 
 def aware(moment: datetime) -> datetime:

@@ -147,6 +147,28 @@ class Metrics:
             ["connector", "target"],
             registry=r,
         )
+        self.leader = Gauge(
+            "runbookd_cluster_leader",
+            "Replicas: 1 while this replica holds the engine lease and runs the engine, executor, "
+            "polls and drills; 0 while it follows (or has the ingest role). 1 without replicas.",
+            registry=r,
+        )
+        self.lease_epoch = Gauge(
+            "runbookd_cluster_lease_epoch",
+            "Replicas: the engine lease's epoch as last read (grows by one per change of leader).",
+            registry=r,
+        )
+        self.failovers = Counter(
+            "runbookd_cluster_leaderships_total",
+            "Replicas: times this replica became the engine leader at a new epoch.",
+            registry=r,
+        )
+        self.follower_lag = Gauge(
+            "runbookd_cluster_follower_lag_entries",
+            "Replicas: journal entries the leader has stored as applied that this follower has "
+            "not applied yet (0 on the leader).",
+            registry=r,
+        )
         self.ready = Gauge(
             "runbookd_ready",
             "1 when /readyz would answer 200 (store reachable and writable, schema current, "

@@ -20,17 +20,16 @@ first tick after the restart.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from runbookd.engine.clock import Clock, SystemClock, VirtualClock
 from runbookd.engine.commands import Command
@@ -42,8 +41,11 @@ from runbookd.engine.runtime import Engine as RulesEngine
 from runbookd.service.allocator import Trimmer
 from runbookd.service.approvals import APPROVAL_KINDS, ApprovalsView
 from runbookd.service.effects import store_effects
+from runbookd.service.following import Following
 from runbookd.service.journal import compile_payload, read_entries, read_ticks
+from runbookd.service.lease import Lease, LeaseLost
 from runbookd.service.snapshots import SnapshotPolicy, Snapshots
+from runbookd.service.waiters import Applied, Waiters
 from runbookd.store import tables as t
 from runbookd.store.codec import event_from_dict
 
@@ -54,15 +56,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WATERMARK_EVERY_S = 1.0
 
 
-@dataclass(frozen=True)
-class Applied:
-    """What became of one journal entry: None, or why a person's action was refused."""
-
-    seq: int
-    error: str | None
-
-
-class Worker:
+class Worker(Following):
     def __init__(
         self,
         db: Engine,
@@ -75,6 +69,9 @@ class Worker:
         on_tick: Callable[[float], None] | None = None,
         lock: threading.Lock | None = None,
         snapshots: SnapshotPolicy | None = None,
+        fence: Lease | None = None,
+        on_role: Callable[[bool], None] | None = None,
+        follow_every: float = 0.25,
     ) -> None:
         #: shared with the journal writer (see Writer): one writer at a time on the database
         self._write_lock = lock or threading.Lock()
@@ -85,14 +82,21 @@ class Worker:
         self._on_work = on_work
         self._on_applied = on_applied
         self._on_tick = on_tick
+        #: replicas (cluster.enabled): the engine lease; None = the only process on its store
+        self._fence = fence
+        self._on_role = on_role
+        self._follow_every = follow_every
+        #: the epoch this thread leads at; None while it follows (always None without a fence)
+        self.leading: int | None = None
+        #: the last engine_tick row applied (a follower applies the leader's as they come)
+        self._tick_id = 0
+        #: times this replica became the leader at a new epoch
+        self.failovers = 0
+        self._watching = False
+        self._last_epoch: int | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
-        # Guards the waiters only. It must not be the write lock: the API threads wait on it, and
-        # before it had its own name it replaced the write lock, so the engine and the journal
-        # writer met in SQLite's busy handler (sleeps of 1..100 ms) instead of on this lock.
-        self._waiters_lock = threading.Lock()
-        self._waiters: dict[int, list[Future[Applied]]] = {}
-        self._recent: dict[int, Applied] = {}
+        self._waiters = Waiters()
         self._trimmer = Trimmer()
         self._thread: threading.Thread | None = None
         self.applied_seq = 0
@@ -135,11 +139,17 @@ class Worker:
         with self._db.begin() as conn:
             row = conn.execute(select(t.engine_state.c.applied_seq).where(t.engine_state.c.id == 1))
             applied = row.scalar()
-            if applied is None:
-                conn.execute(
-                    insert(t.engine_state).values(id=1, applied_seq=0, updated_at=self._wall.now())
-                )
-                applied = 0
+        if applied is None:
+            try:
+                with self._db.begin() as conn:
+                    conn.execute(
+                        insert(t.engine_state).values(
+                            id=1, applied_seq=0, updated_at=self._wall.now()
+                        )
+                    )
+            except IntegrityError:  # a replica starting at the same moment made it first
+                pass
+            applied = 0
         self.applied_seq = int(applied)
         start, after_tick = 0, 0
         restored = self.snapshots.restore_newest(self.applied_seq, EPOCH, self._dry_run)
@@ -147,6 +157,7 @@ class Worker:
             self.engine, self.clock = restored.engine, restored.clock
             self.library_digest = restored.library_digest
             start, after_tick = restored.applied_seq, restored.tick_id
+        self._tick_id = after_tick
         count = 0
         with self._db.connect() as conn:
             ticks = read_ticks(conn, after_tick, self.applied_seq)
@@ -157,12 +168,14 @@ class Worker:
             while tick is not None and tick[0] <= start:
                 if start:
                     self._tick(tick[1])
+                self._tick_id = tick[2]
                 tick = next(ticks, None)
             for seq, kind, at, payload in read_entries(conn, start, self.applied_seq):
                 self._apply(seq, kind, at, payload)
                 count += 1
                 while tick is not None and tick[0] == seq:
                     self._tick(tick[1])
+                    self._tick_id = tick[2]
                     tick = next(ticks, None)
         self.approvals = self._approvals.rows(self.engine)
         return count
@@ -186,6 +199,8 @@ class Worker:
         replays nothing. Skipped after a store failure (memory may be ahead of the store)."""
         if self.last_error is not None or self.applied_seq <= self.snapshots.last_seq:
             return
+        if self._watching or (self._fence is not None and self.leading is None):
+            return  # a follower (or the ingest role) stores nothing
         if not self.snapshots.policy.every_entries:
             return
         try:
@@ -203,15 +218,12 @@ class Worker:
 
     def wait_applied(self, seq: int) -> Future[Applied]:
         """A future that completes when the entry ``seq`` has been applied and committed."""
-        future: Future[Applied] = Future()
-        with self._waiters_lock:
-            done = self._recent.get(seq)
-            if done is not None or seq <= self.applied_seq:
-                future.set_result(done or Applied(seq, None))
-            else:
-                self._waiters.setdefault(seq, []).append(future)
+        future = self._waiters.wait(seq, self.applied_seq)
         self._wake.set()
         return future
+
+    def _resolve_waiters(self, outcomes: list[Applied]) -> None:
+        self._waiters.resolve(outcomes, self.applied_seq)
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -225,12 +237,22 @@ class Worker:
             try:
                 if backoff:  # the store failed: our memory may be ahead of it; start over
                     self.recover()
+                    self._demote_quietly()
+                if self._fence is not None and not self._lead_or_follow():
+                    backoff = 0.0
+                    self.last_error = None
+                    continue
                 while self._step():
                     pass
                 # Resolved incidents leave memory on this thread; give their pages back.
                 self._trimmer.maybe_trim()
                 backoff = 0.0
                 self.last_error = None
+            except LeaseLost as exc:
+                # Another replica leads now. Memory may hold this batch, which is not stored:
+                # rebuild as a follower, from the store.
+                log.warning("%s; following from now on", exc)
+                backoff = 0.2
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
@@ -241,10 +263,15 @@ class Worker:
     def _sleep_for(self, backoff: float) -> float:
         if backoff:
             return backoff
+        # Replicas: other processes write the journal and the leader's commits, and nothing
+        # wakes this thread for them; look every follow_every.
+        longest = 1.0 if self._fence is None else self._follow_every
+        if self._fence is not None and self.leading is None:
+            return longest
         due = self.engine.next_due()
         if due is None:
-            return 1.0
-        return min(max((due - self._wall.now()).total_seconds(), 0.0), 1.0)
+            return longest
+        return min(max((due - self._wall.now()).total_seconds(), 0.0), longest)
 
     def _step(self) -> bool:
         """One batch: apply new entries and due timers, commit. True when there may be more."""
@@ -359,31 +386,14 @@ class Worker:
     ) -> list[Work]:
         """Store a batch's effects and watermark (``runbookd.service.effects``)."""
         with self._write_lock, self._db.begin() as conn:
+            if self._fence is not None:
+                if self.leading is None:
+                    raise LeaseLost("a follower does not store engine effects")
+                self._fence.check(conn, self.leading)
             return store_effects(
                 conn, commands, last, ticks, self.engine.incidents, self._wall.now()
             )
 
-    def _resolve_waiters(self, outcomes: list[Applied]) -> None:
-        with self._waiters_lock:
-            for outcome in outcomes:
-                self._recent[outcome.seq] = outcome
-                for future in self._waiters.pop(outcome.seq, []):
-                    _tell(future, outcome)
-            # Waiters for entries that were applied (e.g. by a batch that had no effect).
-            for seq in [s for s in self._waiters if s <= self.applied_seq]:
-                for future in self._waiters.pop(seq):
-                    _tell(future, self._recent.get(seq) or Applied(seq, None))
-            while len(self._recent) > 10_000:
-                self._recent.pop(next(iter(self._recent)))
-
     def journal_size(self) -> int:
         with self._db.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t.journal)).scalar() or 0)
-
-
-def _tell(future: Future[Applied], outcome: Applied) -> None:
-    # A request that gave up waiting (the API's 10 s apply timeout) cancelled its future;
-    # set_result would raise InvalidStateError here and fail a batch that is already committed,
-    # making the engine rebuild itself from the whole journal.
-    with contextlib.suppress(InvalidStateError):
-        future.set_result(outcome)

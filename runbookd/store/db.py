@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,15 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the settings each backend needs for a durable, concurrent store."""
+def make_engine(
+    url: str, *, session: Mapping[str, str] | None = None, pool_size: int = 10
+) -> Engine:
+    """An engine with the settings each backend needs for a durable, concurrent store.
+
+    ``session``: PostgreSQL settings set on every new connection (replicas set lock_timeout and
+    idle_in_transaction_session_timeout, see ``runbookd.service.cluster``); with them, TCP
+    keepalives are on, so a connection to a peer that vanished is noticed in seconds, not hours.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -30,7 +38,35 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if not session:
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=10,
+        connect_args=dict(_KEEPALIVES),
+    )
+    statements = [f"SET {name} = '{value}'" for name, value in session.items()]
+
+    def _session(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+        dbapi_conn.commit()  # psycopg opened a transaction for the SETs; end it
+
+    event.listen(engine, "connect", _session)
+    return engine
+
+
+#: libpq's TCP keepalive and user-timeout parameters: a dead peer shows within ~5 s.
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 2,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 5000,
+}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -39,12 +39,17 @@ class SeenCache:
     def __len__(self) -> int:
         return len(self._recent)
 
-    def lookup(self, conn: Connection, fingerprints: Iterable[str]) -> dict[str, Seen]:
-        """The latest stored state of each fingerprint that has one (absent: never seen)."""
+    def lookup(
+        self, conn: Connection, fingerprints: Iterable[str], *, trust_memory: bool = True
+    ) -> dict[str, Seen]:
+        """The latest stored state of each fingerprint that has one (absent: never seen).
+
+        ``trust_memory=False`` reads every fingerprint from the store: when other processes
+        write it too, memory may hold an older state than theirs."""
         found: dict[str, Seen] = {}
         missing: list[str] = []
         for fp in dict.fromkeys(fingerprints):  # each once, in order
-            state = self._recent.get(fp)
+            state = self._recent.get(fp) if trust_memory else None
             if state is None:
                 missing.append(fp)
             else:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import Connection, Engine, bindparam, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from runbookd.alerts.alertmanager import dedup_key
@@ -98,8 +98,11 @@ class Writer:
         on_commit: Callable[[int], None] | None = None,
         lock: threading.Lock | None = None,
         commit_interval: float = 0.0,
+        shared: bool = False,
     ) -> None:
         self._engine = engine
+        #: other processes write the same journal (cluster.enabled, PostgreSQL): see _write
+        self._shared = shared
         self._commit_interval = commit_interval
         #: shared with the engine thread's commits: on SQLite two writers would otherwise sleep
         #: in its busy handler (1..100 ms steps) instead of waking when the other is done
@@ -173,7 +176,18 @@ class Writer:
                 if isinstance(job, IngestJob)
             }
             with self._lock, self._engine.begin() as conn:
-                seen = self._seen.lookup(conn, (k[0] for ks in keys.values() for k in ks))
+                if self._shared:
+                    # Replicas write one journal. A sequence hands out seq at INSERT time, so
+                    # two transactions could commit 13 before 12 and the engine, reading
+                    # "after 12", would skip 12 for good. Holding this lock from before the
+                    # first INSERT to the commit makes commit order equal seq order; it also
+                    # serialises the dedup below, so two replicas receiving the same alert
+                    # (Alertmanager sending to all of them) store it once.
+                    conn.execute(_JOURNAL_LOCK, {"key": JOURNAL_LOCK_KEY})
+                fingerprints = (k[0] for ks in keys.values() for k in ks)
+                # Shared: another replica may have stored a newer state of any fingerprint,
+                # so the store is asked for all of them, under the lock.
+                seen = self._seen.lookup(conn, fingerprints, trust_memory=not self._shared)
                 for pending in batch:
                     job = pending.job
                     if isinstance(job, IngestJob):
@@ -310,6 +324,9 @@ def _settle_on_loop(outcomes: list[Outcome]) -> None:
 
 
 _JOURNAL_INSERT = t.journal.insert()
+#: The transaction-level advisory lock replicas' writers take (an arbitrary constant: "rbkd").
+JOURNAL_LOCK_KEY = 0x72626B64
+_JOURNAL_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _OUTBOX_CLOSE = (
     update(t.outbox)
     .where(t.outbox.c.call_id == bindparam("cid"))

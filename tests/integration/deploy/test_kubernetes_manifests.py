@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from runbookd.config.settings import load_settings
+from runbookd.config.settings import SettingsError, load_settings
 from runbookd.toolchain.library import load_library
 from tests.deploy_files import (
     KUBERNETES,
@@ -80,10 +80,20 @@ def test_every_document_has_what_the_api_server_requires() -> None:
     assert sorted(listed) == sorted(manifests())
 
 
-def test_one_replica_recreated_until_replicas_land() -> None:
-    # Two runbookd processes on one database are not supported yet (docs/configuration.md).
-    assert DEPLOYMENT["spec"]["replicas"] == 1
-    assert DEPLOYMENT["spec"]["strategy"] == {"type": "Recreate"}
+def test_three_replicas_rolled_one_at_a_time_with_the_cluster_on(tmp_path: Path) -> None:
+    assert DEPLOYMENT["spec"]["replicas"] == 3
+    rolling = DEPLOYMENT["spec"]["strategy"]
+    assert rolling["type"] == "RollingUpdate"
+    assert rolling["rollingUpdate"] == {"maxUnavailable": 1, "maxSurge": 0}
+    settings = load_settings(_settings_file(tmp_path), _environment())
+    assert settings.cluster.enabled and settings.cluster.role == "all"
+    env = {e["name"]: e for e in CONTAINER["env"]}
+    assert env["RUNBOOKD_CLUSTER__NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    (spread,) = POD["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["labelSelector"]["matchLabels"].items() <= (
+        DEPLOYMENT["spec"]["template"]["metadata"]["labels"].items()
+    )
 
 
 def test_probes_ask_the_real_routes_on_the_container_port() -> None:
@@ -129,8 +139,9 @@ def test_the_pod_cannot_start_without_its_secret_so_never_on_sqlite(tmp_path: Pa
     env = {e["name"]: e for e in CONTAINER["env"]}
     assert env["RUNBOOKD_DATABASE_URL"]["valueFrom"]["secretKeyRef"].get("optional") is not True
     without = {k: v for k, v in _environment().items() if k != "RUNBOOKD_DATABASE_URL"}
-    settings = load_settings(_settings_file(tmp_path), without)
-    assert settings.database_url_resolved().startswith("sqlite:")  # what the Secret prevents
+    # Were the value missing anyway, replicas refuse to start on the SQLite default.
+    with pytest.raises(SettingsError, match=r"cluster\.enabled needs a PostgreSQL database_url"):
+        load_settings(_settings_file(tmp_path), without)
 
 
 def test_the_runbooks_in_the_config_map_check_clean(tmp_path: Path) -> None:

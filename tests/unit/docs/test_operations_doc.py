@@ -57,7 +57,7 @@ def test_the_prometheus_example_loads_the_rules(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 12 rules found" in done.stdout
+    assert "SUCCESS: 14 rules found" in done.stdout
 
 
 @pytest.fixture
