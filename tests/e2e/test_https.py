@@ -13,7 +13,21 @@ import httpx
 import pytest
 import trustme
 
-from tests.e2e.harness import HOOK, REPO, Server, channel_pair, poll
+from tests.e2e.harness import HOOK, REPO, Alertmanager, Server, channel_pair, free_port, poll
+
+AM_CONFIG = """
+route:
+  receiver: runbookd
+  group_by: [alertname]
+  group_wait: 1s
+receivers:
+  - name: runbookd
+    webhook_configs:
+      - url: https://127.0.0.1:{port}/api/v1/alerts/alertmanager
+        http_config:
+          tls_config:
+            ca_file: {ca_file}
+"""
 
 
 def test_the_service_answers_over_https(make_server: Callable[..., Server], tmp_path: Path) -> None:
@@ -35,6 +49,37 @@ def test_the_service_answers_over_https(make_server: Callable[..., Server], tmp_
         httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(server.url + "/healthz", timeout=5)  # the system CAs do not know this one
+
+
+def test_alertmanager_delivers_over_https_with_the_ca(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    issued = ca.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
+    issued.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    port = free_port()
+    am = Alertmanager(tmp_path / "am", AM_CONFIG.format(port=port, ca_file=ca_file))
+    am.start()
+    try:
+        server = make_server(
+            env={
+                "RUNBOOKD_SERVER__TLS__CERT_FILE": str(tmp_path / "server.pem"),
+                "RUNBOOKD_SERVER__TLS__KEY_FILE": str(tmp_path / "server.key"),
+            },
+            port=port,
+            ca_file=ca_file,
+        )
+        alerts = [
+            {"labels": {"alertname": name, "channel": "alipay"}}
+            for name in ("PaymentFailureRateHigh", "PaymentChannelProbeFailed")
+        ]
+        assert httpx.post(am.url + "/api/v2/alerts", json=alerts, timeout=5).status_code == 200
+        poll(lambda: server.incidents(), what="an incident from Alertmanager's HTTPS delivery")
+    finally:
+        am.stop()
 
 
 def test_a_key_that_does_not_fit_stops_the_start(tmp_path: Path) -> None:
