@@ -22,7 +22,14 @@ from runbookd.engine.lang.diagnostics import Diagnostic
 from runbookd.engine.lang.loader import LoadedRunbook
 from runbookd.engine.lang.source import Path
 from runbookd.engine.rules import lint, validate_in_child
-from runbookd.engine.templating import IMPACT_VARS, LEVEL_VARS, STEP_VARS, TemplateError, parse
+from runbookd.engine.templating import (
+    IMPACT_VARS,
+    LEVEL_VARS,
+    SCHEDULE_LEVEL_VARS,
+    STEP_VARS,
+    TemplateError,
+    parse,
+)
 
 
 def check_runbook(loaded: LoadedRunbook, specs: Mapping[str, ConnectorSpec]) -> list[Diagnostic]:
@@ -97,7 +104,14 @@ def _escalation(loaded: LoadedRunbook, specs: Mapping[str, ConnectorSpec]) -> li
     found: list[Diagnostic] = []
     for i, level in enumerate(levels):
         found.extend(
-            check_call(loaded, level, ("escalation", "levels", i), specs, LEVEL_VARS, no_steps)
+            check_call(
+                loaded,
+                level,
+                ("escalation", "levels", i),
+                specs,
+                LEVEL_VARS if level.schedule is None else SCHEDULE_LEVEL_VARS,
+                no_steps,
+            )
         )
     # Without an ack deadline a level is final unless a step or an approval escalates on its own.
     # `repeat` does not help: it starts over from the first level only after the last one.

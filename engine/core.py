@@ -42,6 +42,7 @@ from runbookd.engine.incident import Incident, Status
 from runbookd.engine.keys import IncidentIds
 from runbookd.engine.lang.durations import format_duration
 from runbookd.engine.limits import Rails
+from runbookd.engine.oncall import OnCallLookup
 from runbookd.engine.outcomes import Fate, FateKind
 from runbookd.engine.rules import Matcher
 from runbookd.engine.templating import TemplateError, render_value
@@ -62,8 +63,11 @@ class EngineCore(abc.ABC):
         id_factory: Callable[[], str] | None = None,
         retention: timedelta | None = RETENTION,
         keep_timelines: bool = True,
+        oncall: OnCallLookup | None = None,
     ) -> None:
         self.clock = clock
+        #: who is on call in a schedule at an instant (engine.oncall); configuration, not state
+        self.oncall = oncall
         self.dry_run = dry_run
         #: how long resolved incidents stay in memory; None keeps them (the simulator does, for
         #: tests and replays that inspect incidents at the end of a long story)

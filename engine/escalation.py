@@ -9,11 +9,14 @@ only recorded.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from runbookd.engine.core import EngineCore
 from runbookd.engine.incident import Incident, Status
 from runbookd.engine.lang.durations import format_duration
+from runbookd.engine.lang.model import Level
+from runbookd.engine.oncall import ONCALL_KEYS
 from runbookd.engine.timing import NOTIFY_RETRY_DELAYS
 
 
@@ -40,19 +43,23 @@ class Escalation(EngineCore):
         level = escalation.levels[incident.level]
         now = self.clock.now()
         incident.levels_reached.append((level.id, now))
-        context = incident.template_context(now, level={"id": level.id, "who": level.who})
         call_id = f"{incident.id}:notify:{level.id}:{incident.cycle}:{len(incident.levels_reached)}"
-        self._call(
-            incident,
-            call_id,
-            level.connector,
-            level.params,
-            context,
-            role="notify",
-            level=level.id,
-            who=level.who,
-            reason=reason,
-        )
+        target = self._on_call(incident, level, now)
+        if target is not None:
+            who, extra = target
+            context = incident.template_context(now, level={"id": level.id, "who": who}, **extra)
+            self._call(
+                incident,
+                call_id,
+                level.connector,
+                level.params,
+                context,
+                role="notify",
+                level=level.id,
+                who=who,
+                reason=reason,
+                **({"oncall": extra["oncall"]} if extra else {}),
+            )
         # A status update re-notifies the current level; it must not push that level's
         # acknowledgement deadline out (with status_every < ack_within it never came).
         if (
@@ -68,6 +75,28 @@ class Escalation(EngineCore):
                 incident=incident.id,
                 reason=f"not acknowledged within {format_duration(level.ack_within)}",
             )
+
+    def _on_call(
+        self, incident: Incident, level: Level, now: datetime
+    ) -> tuple[str | None, dict[str, Any]] | None:
+        """Whom a level tells: its ``who``, or the person its schedule has on call ``now``.
+
+        None when a schedule has nobody on call (or none is configured): that is noted on the
+        timeline and nothing is sent; the level's deadline still runs, so the next level follows.
+        """
+        if level.schedule is None:
+            return level.who, {}
+        found = self.oncall(level.schedule, now) if self.oncall is not None else None
+        if found is None:
+            why = "no schedules are loaded" if self.oncall is None else "nobody is on call"
+            self._emit(
+                "note",
+                incident,
+                text=f"level {level.id}: schedule {level.schedule!r}: {why}; nobody was paged",
+            )
+            return None
+        oncall = {key: found.get(key) for key in ONCALL_KEYS}
+        return str(oncall["name"] or oncall["person"]), {"oncall": oncall}
 
     def _notification_failed(
         self, incident: Incident, call_id: str, info: dict[str, Any], retryable: bool
@@ -87,6 +116,7 @@ class Escalation(EngineCore):
             reason=info.get("reason") or "retry",
             first=first,
             attempt=attempt + 1,
+            oncall=info.get("oncall"),
         )
 
     def _retry_notification(self, incident: Incident, p: dict[str, Any]) -> None:
@@ -96,18 +126,23 @@ class Escalation(EngineCore):
         if level is None:
             return
         now = self.clock.now()
+        # A retry tells the same person as the first attempt, even if a hand-off came between.
+        oncall = p.get("oncall")
+        who = str(oncall["name"] or oncall["person"]) if oncall else level.who
+        extra = {"oncall": oncall} if oncall else {}
         self._call(
             incident,
             f"{p['first']}:attempt{p['attempt']}",  # a new call: the outbox keys on its id
             level.connector,
             level.params,
-            incident.template_context(now, level={"id": level.id, "who": level.who}),
+            incident.template_context(now, level={"id": level.id, "who": who}, **extra),
             role="notify",
             level=level.id,
-            who=level.who,
+            who=who,
             reason=p["reason"],
             first=p["first"],
             attempt=p["attempt"],
+            **extra,
         )
 
     def escalate(self, incident: Incident, reason: str) -> bool:

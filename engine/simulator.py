@@ -17,6 +17,7 @@ from runbookd.engine.compiler import CompiledRunbook
 from runbookd.engine.errors import EngineError
 from runbookd.engine.events import Event
 from runbookd.engine.incident import Incident
+from runbookd.engine.oncall import OnCallLookup
 from runbookd.engine.runtime import Engine
 
 
@@ -28,12 +29,13 @@ class Simulator:
         connectors: FakeConnectors | None = None,
         *,
         dry_run: bool = False,
+        oncall: OnCallLookup | None = None,
     ) -> None:
         self.clock = VirtualClock(start)
         self.start = start
         self.connectors = connectors or FakeConnectors()
         # Stories are short and read incidents at their end: keep resolved ones in memory.
-        self.engine = Engine(compiled, self.clock, dry_run=dry_run, retention=None)
+        self.engine = Engine(compiled, self.clock, dry_run=dry_run, retention=None, oncall=oncall)
         self.timeline: list[Command] = []
         #: one ``alert_outcome`` per ingested event (engine.outcomes), kept off the timeline
         self.outcomes: list[Command] = []

@@ -11,8 +11,9 @@ correlation halves, call and approval bookkeeping, the id and document counters 
   correlation halves the library still held are posted again, in their original order. That is
   all of its state the engine can observe: consumed and retracted documents leave nothing behind
   (its duplicate check only looks at messages it still holds), and sessions carry no state of ours.
-* the clock (the caller's, set to the snapshot's time), ``dry_run`` (configuration, not state)
-  and the output buffers (empty between two inputs).
+* the clock (the caller's, set to the snapshot's time), ``dry_run`` and the on-call lookup
+  (configuration, not state; the caller sets ``oncall`` again) and the output buffers (empty
+  between two inputs).
 
 Why pickle: the state is the engine's own Python objects (dataclasses, deques, datetimes, events).
 A hand-written codec per type would be large, slower, and silently incomplete whenever a field is
@@ -49,7 +50,7 @@ FORMAT = 1
 #: A reference to a compiled runbook; its meaning is the caller's.
 Ref = str
 #: Attributes that are not state (see the module docstring); ``_seq`` is stored as a number.
-_NOT_STATE = frozenset({"clock", "matcher", "dry_run", "_out", "_attached", "_seq"})
+_NOT_STATE = frozenset({"clock", "matcher", "dry_run", "oncall", "_out", "_attached", "_seq"})
 _ENGINE_DIR = Path(__file__).resolve().parent
 
 

@@ -43,6 +43,8 @@ _ENV = SandboxedEnvironment(
 
 #: Root variables each kind of template may use.
 LEVEL_VARS = frozenset({"incident", "runbook", "alert", "level"})
+#: A level with ``schedule:`` also has the person on call when it is notified.
+SCHEDULE_LEVEL_VARS = LEVEL_VARS | {"oncall"}
 STEP_VARS = frozenset({"incident", "runbook", "alert", "steps", "step"})
 IMPACT_VARS = frozenset({"incident", "runbook", "alert", "steps", "window"})
 

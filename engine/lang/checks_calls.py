@@ -47,6 +47,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "alert": ("name", "labels", "annotations", "value", "status", "fingerprint", "starts_at"),
     "step": ("id", "target"),
     "level": ("id", "who"),
+    "oncall": ("schedule", "person", "name", "via", "email", "slack", "pagerduty", "phone"),
     "window": ("start", "end", "duration", "seconds"),
 }
 

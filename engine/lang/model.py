@@ -152,6 +152,12 @@ class Level(Call):
 
     id: str = Field(pattern=ID_PATTERN)
     who: str | None = Field(None, description="The person, rota or team, for people to read.")
+    schedule: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        description="An on-call schedule: whoever is on call when the level is notified is "
+        "resolved, and their contact is `oncall` in the params' templates.",
+    )
     ack_within: Duration | None = Field(
         None, description="Escalate to the next level if nobody acknowledges in time."
     )

@@ -129,6 +129,22 @@ class Client:
             json={"approve": approve, "by": by},
         )
 
+    def oncall(self, schedule: str | None = None, at: str | None = None) -> Json:
+        params = {k: v for k, v in (("schedule", schedule), ("at", at)) if v is not None}
+        return self._request("GET", "/api/v1/oncall", params=params)
+
+    def add_override(self, schedule: str, body: Mapping[str, Any]) -> Json:
+        path = f"/api/v1/oncall/{_segment(schedule)}/overrides"
+        return self._request("POST", path, json=dict(body))
+
+    def remove_override(self, schedule: str, override_id: str, by: str) -> Json:
+        path = f"/api/v1/oncall/{_segment(schedule)}/overrides/{_segment(override_id)}"
+        return self._request("DELETE", path, params={"by": by})
+
+    def calendar(self, schedule: str) -> str:
+        path = f"/api/v1/oncall/{_segment(schedule)}/calendar.ics"
+        return self._send("GET", path, headers={"Accept": "text/calendar"}).text
+
     def _action(self, incident_id: str, action: str, body: Mapping[str, Any]) -> Json:
         return self._request(
             "POST", f"/api/v1/incidents/{_segment(incident_id)}/{action}", json=dict(body)

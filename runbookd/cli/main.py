@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         connectors,
         drill,
         incidents,
+        oncall,
         postmortem,
         serve,
         toolchain,
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     checkconfig.add_parser(sub)
     incidents.add_parser(sub)
+    oncall.add_parser(sub)
     postmortem.add_parser(sub)
     connectors.add_parser(sub)
     drill.add_parser(sub)

@@ -13,14 +13,22 @@ if TYPE_CHECKING:  # imported lazily below: the CLI starts without loading the t
     from runbookd.toolchain.library import Library
 
 DEFAULT_RUNBOOKS = Path("runbooks")
+DEFAULT_SCHEDULES = Path("schedules")
 DEFAULT_SCENARIOS = Path("tests/scenarios")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:  # one branch per output option
     from runbookd.toolchain.library import load_library
+    from runbookd.toolchain.schedules import check_references, load_schedules
 
     paths = [Path(p) for p in args.paths] or [DEFAULT_RUNBOOKS]
     library = load_library(paths)
+    # The default folder may be absent (no schedules); a folder named on the command line not.
+    given = [Path(p) for p in args.schedules]
+    schedules = load_schedules(given or [DEFAULT_SCHEDULES], skip_missing=not given)
+    library.diagnostics = sorted(
+        [*library.diagnostics, *schedules.diagnostics, *check_references(library, schedules)]
+    )
     if args.format == "github":
         from runbookd.toolchain.annotations import diagnostic as annotate
 
@@ -36,6 +44,12 @@ def _cmd_check(args: argparse.Namespace) -> int:  # one branch per output option
             f"{item.file}: ok {rb.id} v{rb.version} section {rb.section} "
             f"({rb.classification.effective_severity.value}; {len(rb.detection.triggers)} triggers, "
             f"{len(rb.escalation.levels) if rb.escalation else 0} levels, {len(rb.handling.steps)} steps)"
+        )
+    for schedule in schedules.schedules.values():
+        members = {m for layer in schedule.layers for m in layer.members}
+        print(
+            f"schedule {schedule.id}: ok ({schedule.time_zone}; {len(schedule.layers)} layers, "
+            f"{len(members)} people)"
         )
     if not library.files and not library.diagnostics:
         print(f"no runbook files under {', '.join(map(str, paths))}", file=sys.stderr)
@@ -134,6 +148,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=["text", "github"],
         default="text",
         help="text: PATH:LINE:COL lines on stderr; github: GitHub Actions annotations on stdout",
+    )
+    check.add_argument(
+        "--schedules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="on-call schedule files or folders (default: schedules/ when it exists)",
     )
     check.add_argument(
         "--rules",

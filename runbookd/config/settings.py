@@ -83,6 +83,10 @@ class Settings(Section):
     runbooks: list[Path] = Field(
         default_factory=lambda: [Path("runbooks")], description="Runbook files or folders."
     )
+    schedules: list[Path] = Field(
+        default_factory=lambda: [Path("schedules")],
+        description="On-call schedule files or folders (docs/oncall.md); missing ones are skipped.",
+    )
     fallback_runbook: OptionalText = Field(
         None,
         description="The runbook (detection.fallback: true) that takes every alert no other "
@@ -246,6 +250,7 @@ def _resolve_paths(settings: Settings, base: Path, from_file: set[str]) -> Setti
         update={
             "data_dir": absolute("data_dir", settings.data_dir),
             "runbooks": [absolute("runbooks", p) for p in settings.runbooks],
+            "schedules": [absolute("schedules", p) for p in settings.schedules],
             "server": server,
         }
     )

@@ -26,6 +26,7 @@ from runbookd.api.alerts import alerts_router
 from runbookd.api.approvals import approvals_router
 from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
+from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
 from runbookd.api.runbooks import runbooks_router
 from runbookd.connectors.base import ConnectorSpec, Settings
@@ -128,6 +129,7 @@ def build_app(
     app.include_router(runbooks_router(service, guard, reload_all))
     app.include_router(reload_router(reloader, guard))
     app.include_router(approvals_router(service, guard))
+    app.include_router(oncall_router(service, guard))
     # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
     app.include_router(web_router(service, credentials, guard))
 
@@ -188,6 +190,7 @@ def create_app(
     options = Options(
         database_url=settings.database_url_resolved(),
         runbooks=list(settings.runbooks),
+        schedules=tuple(settings.schedules),
         fallback_runbook=settings.fallback_runbook,
         dry_run=settings.engine.dry_run,
         ingest_batch_max=settings.ingest.batch_max,

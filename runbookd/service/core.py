@@ -35,14 +35,15 @@ from runbookd.service.cluster import ClusterOptions, cluster_view, make_lease
 from runbookd.service.gauges import read_cluster_gauges, read_store_gauges
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
+from runbookd.service.oncall import OnCallWorker, Overrides
 from runbookd.service.outbound import outbound_client
 from runbookd.service.outcomes import UnmatchedCounter
 from runbookd.service.ports import JournalInbox, OutboxPort
 from runbookd.service.snapshots import SnapshotPolicy
-from runbookd.service.worker import Worker
 from runbookd.store import db
 from runbookd.store.writer import EntryJob, Writer
 from runbookd.toolchain.library import Library, load_library, select_fallback
+from runbookd.toolchain.schedules import check_references, load_schedules
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Options:
     breaker_failures: int = 5
     breaker_open_for: float = 30.0
     drills: tuple[DrillJob, ...] = ()
+    schedules: tuple[Path, ...] = ()
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
 
 
@@ -95,8 +97,11 @@ class Service:
         self.lease = make_lease(options.database_url, cluster)
         # One lock for every write transaction in this process (journal writer, engine thread).
         write_lock = threading.Lock()
-        self.worker = Worker(
+        #: on-call schedules and their journaled overrides (runbookd.service.oncall)
+        self.oncall = Overrides()
+        self.worker = OnCallWorker(
             self.db,
+            overrides=self.oncall,
             lock=write_lock,
             dry_run=options.dry_run,
             batch_max=options.engine_batch_max,
@@ -135,11 +140,18 @@ class Service:
         if not library.ok:
             lines = "\n".join(str(d) for d in library.diagnostics)
             raise StartError(f"the runbooks do not pass `runbookd check`:\n{lines}")
+        schedules = load_schedules(self.options.schedules, skip_missing=True)
+        problems = [*schedules.diagnostics, *check_references(library, schedules)]
+        if problems:
+            lines = "\n".join(str(d) for d in problems)
+            raise StartError(f"the on-call schedules do not pass `runbookd check`:\n{lines}")
+        self.oncall.set_library(schedules)
         self.library = library
         try:
             await asyncio.to_thread(db.upgrade, self.db)
         except Exception as exc:
             raise StartError(f"cannot prepare the database: {type(exc).__name__}: {exc}") from exc
+        await asyncio.to_thread(self.oncall.load, self.db)
         cluster = self.options.cluster
         self.writer.start()
         if cluster.runs_engine:
@@ -278,6 +290,10 @@ class Service:
         library = await asyncio.to_thread(self._load_library, paths)
         if not library.ok:
             return library.diagnostics
+        # A reloaded runbook may not page a schedule that is not loaded.
+        unknown = check_references(library, self.oncall.directory.library)
+        if unknown:
+            return unknown
         await self.record_library(library)
         self.library = library
         self.options = dataclasses.replace(self.options, runbooks=list(paths))

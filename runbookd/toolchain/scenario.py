@@ -26,8 +26,10 @@ from runbookd.engine.lang.loader import validation_diagnostics
 from runbookd.engine.lang.source import SourceError, load_yaml
 from runbookd.engine.postmortem import draft_markdown
 from runbookd.engine.simulator import Simulator
+from runbookd.oncall.lookup import Directory
 from runbookd.toolchain.library import load_library
 from runbookd.toolchain.scenario_model import AlertSpec, Entry, Expect, Scenario, Timing
+from runbookd.toolchain.schedules import check_references, load_schedules
 
 
 @dataclass
@@ -83,7 +85,17 @@ def run_scenario(path: Path) -> ScenarioResult:
             *(Response(result=r.result, fail=r.fail, message=r.message) for r in script.responses),
             step=script.step,
         )
-    sim = Simulator(library.compiled(), scenario.start, fakes, dry_run=scenario.dry_run)
+    oncall = None
+    if scenario.schedules:
+        schedules = load_schedules([path.parent / p for p in scenario.schedules])
+        problems = [*schedules.diagnostics, *check_references(library, schedules)]
+        if problems:
+            result.errors = [str(d) for d in problems]
+            return result
+        oncall = Directory(schedules).lookup()
+    sim = Simulator(
+        library.compiled(), scenario.start, fakes, dry_run=scenario.dry_run, oncall=oncall
+    )
     result.start = scenario.start
     _Runner(sim, scenario, result).run()
     result.timeline = sim.timeline
@@ -299,10 +311,18 @@ class _Runner:
         )
 
     def _expect_notified(self, e: Any) -> Check:
-        name = f"level {e.level} notified{self._when(e)}"
+        whom = f" to {e.who}" if e.who is not None else ""
+        name = f"level {e.level} notified{whom}{self._when(e)}"
         sent = [c for c in self._commands("notify", e.runbook) if c.data.get("level") == e.level]
-        ok = any(self._in_time(c, e) for c in sent)
-        actual = ", ".join(f"{self._offset(c)} ({c.data.get('reason')})" for c in sent) or "never"
+        ok = any(
+            self._in_time(c, e) and (e.who is None or c.data.get("who") == e.who) for c in sent
+        )
+        actual = (
+            ", ".join(
+                f"{self._offset(c)} to {c.data.get('who')} ({c.data.get('reason')})" for c in sent
+            )
+            or "never"
+        )
         return Check(name, ok, "" if ok else f"{e.level} was notified: {actual}")
 
     def _expect_resolved(self, e: Any) -> Check:

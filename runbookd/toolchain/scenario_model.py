@@ -118,6 +118,9 @@ class StepExpect(Timing):
 class NotifiedExpect(Timing):
     level: str
     runbook: str | None = None
+    who: str | None = Field(
+        None, description="Whom: the level's who, or the on-call person's name (schedule levels)."
+    )
 
 
 class ResolvedExpect(Timing):
@@ -179,6 +182,9 @@ class Expect(Strict):
 class Scenario(Strict):
     scenario: str = Field(min_length=1, description="What this scenario shows.")
     runbooks: list[str] = Field(min_length=1, description="Runbook files or folders, relative.")
+    schedules: list[str] = Field(
+        default_factory=list, description="On-call schedule files or folders, relative."
+    )
     start: datetime = DEFAULT_START
     dry_run: bool = False
     connectors: list[Script] = Field(default_factory=list)

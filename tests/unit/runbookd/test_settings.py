@@ -55,9 +55,10 @@ def test_bundled_config_yaml_is_the_defaults() -> None:
     settings = load_settings(ROOT / "config.yaml", {})
     assert settings.runbooks == [ROOT.resolve() / "runbooks"]
     assert settings.data_dir == ROOT.resolve() / "data"
+    assert settings.schedules == [ROOT.resolve() / "schedules"]
     # The one key the file sets apart from its default: the safety net is on out of the box.
     assert settings.fallback_runbook == "unhandled-alert" and Settings().fallback_runbook is None
-    paths = {"data_dir", "runbooks", "fallback_runbook"}
+    paths = {"data_dir", "runbooks", "schedules", "fallback_runbook"}
     assert settings.model_dump(exclude=paths) == Settings().model_dump(exclude=paths)
 
 
