@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
+from runbookd.api.runbook_detail import describe_runbook, runbook_figures
+from runbookd.engine.lang.loader import LoadedRunbook
 from runbookd.service.core import Service
 
 
@@ -29,6 +34,40 @@ class RunbookList(SQLModel):
     runbooks: list[RunbookPublic]
 
 
+def runbook_rows(service: Service) -> list[dict[str, Any]]:
+    """One summary per running runbook (the list API and the ``/runbooks`` page)."""
+    items = service.library.loaded if service.library else []
+    return [
+        {
+            "id": i.runbook.id,
+            "title": i.runbook.title,
+            "version": i.runbook.version,
+            "section": i.runbook.section,
+            "team": i.runbook.team,
+            "severity": i.runbook.classification.effective_severity.value,
+            "file": str(i.file),
+            "triggers": len(i.runbook.detection.triggers),
+            "levels": len(i.runbook.escalation.levels) if i.runbook.escalation else 0,
+            "steps": len(i.runbook.handling.steps),
+        }
+        for i in items
+    ]
+
+
+def find_runbook(service: Service, runbook_id: str) -> LoadedRunbook | None:
+    """The running library's runbook with this id (the fallback runbook included)."""
+    items = service.library.loaded if service.library else []
+    return next((i for i in items if i.runbook.id == runbook_id), None)
+
+
+def read_figures(service: Service, runbook_id: str) -> dict[str, Any]:
+    try:
+        with service.db.connect() as conn:
+            return runbook_figures(conn, runbook_id)
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
+
+
 def runbooks_router(
     service: Service,
     dependencies: list[Depends],
@@ -40,28 +79,25 @@ def runbooks_router(
     router = APIRouter(prefix="/api/v1/runbooks", tags=["runbooks"], dependencies=dependencies)
 
     def listing() -> RunbookList:
-        items = service.library.loaded if service.library else []
-        return RunbookList(
-            runbooks=[
-                RunbookPublic(
-                    id=i.runbook.id,
-                    title=i.runbook.title,
-                    version=i.runbook.version,
-                    section=i.runbook.section,
-                    team=i.runbook.team,
-                    severity=i.runbook.classification.effective_severity.value,
-                    file=str(i.file),
-                    triggers=len(i.runbook.detection.triggers),
-                    levels=len(i.runbook.escalation.levels) if i.runbook.escalation else 0,
-                    steps=len(i.runbook.handling.steps),
-                )
-                for i in items
-            ]
-        )
+        return RunbookList(runbooks=[RunbookPublic(**row) for row in runbook_rows(service)])
 
     @router.get("", response_model=RunbookList, summary="The runbooks the engine runs")
     async def list_runbooks() -> RunbookList:
         return listing()
+
+    @router.get(
+        "/{runbook_id}",
+        summary="One runbook: detection, escalation, steps, its YAML, recent incidents, MTTA/MTTR",
+        responses={404: {"description": "no such runbook"}, 503: {"description": "store down"}},
+    )
+    async def get_runbook(runbook_id: str) -> dict[str, Any]:
+        found = find_runbook(service, runbook_id)
+        if found is None:
+            raise HTTPException(404, f"no runbook {runbook_id!r} in the running library")
+        return {
+            **describe_runbook(found.runbook, str(found.file)),
+            **await asyncio.to_thread(read_figures, service, runbook_id),
+        }
 
     @router.post(
         "/reload",

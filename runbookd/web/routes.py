@@ -1,4 +1,5 @@
-"""The pages people read in a browser: incidents, one incident, its post-mortem, reports.
+"""The pages people read in a browser: incidents, one incident, its post-mortem, reports
+(the runbook pages are ``runbookd.web.runbook_pages``).
 
 Reads run in a thread on the service's database engine; actions go through the same functions
 as the API (``apply_action``, ``decide_approval``), so a form and a ``curl`` are refused or
@@ -33,6 +34,7 @@ from runbookd.service.core import Service
 from runbookd.web import facts, queries, reports
 from runbookd.web.csrf import FIELD, Csrf
 from runbookd.web.render import make_env, render, stylesheet
+from runbookd.web.runbook_pages import runbook_router
 from runbookd.web.timeline import chart
 
 #: Largest form body accepted (a note is at most 10,000 characters).
@@ -350,6 +352,8 @@ def web_router(
             "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
         )
         return response
+
+    router.include_router(runbook_router(pages, service))
 
     @router.get("/reports", response_class=HTMLResponse)
     async def report(request: Request) -> HTMLResponse:

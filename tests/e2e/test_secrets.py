@@ -325,6 +325,9 @@ def test_secrets_reach_receivers_and_nothing_else(
         f"/api/v1/incidents/{incident_id}/postmortem?format=json",
         "/api/v1/approvals",
         "/api/v1/runbooks",
+        "/api/v1/runbooks/secrets-canary",  # the runbook's YAML holds only ${env:...} references
+        "/runbooks",
+        "/runbooks/secrets-canary",
         "/metrics",
         "/readyz",
         "/",
