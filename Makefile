@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-pages clean demo
+.PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-failover bench-pages clean demo
 
 LOCK := requirements/lock.txt
 RUNTIME_LOCK := requirements/runtime.txt
@@ -73,6 +73,11 @@ bench-ingest: $(STAMP)
 ## bench-executor: 1,000 connector calls against a 100 ms endpoint, per pool size, against bare httpx
 bench-executor: $(STAMP)
 	$(BIN)/python bench/executor_bench.py
+
+## bench-failover: SIGKILL of the engine leader among 3 replicas on PostgreSQL (127.0.0.1:5432),
+## 20 trials with default settings: time to a new leader and to the first page after the kill
+bench-failover: $(STAMP)
+	$(BIN)/python bench/failover_bench.py
 
 ## bench-pages: p50/p99 of each web page with 10,000 incidents, against a static page of equal size
 bench-pages: $(STAMP)

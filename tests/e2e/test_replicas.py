@@ -24,9 +24,20 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from runbookd.toolchain.testing import am_alert, am_notification
-from tests.e2e.harness import HOOK, PG_URL, REPO, T0, Database, Receiver, Server, poll
+from tests.e2e.harness import (
+    HOOK,
+    PG_URL,
+    REPO,
+    T0,
+    Database,
+    Receiver,
+    Server,
+    TcpProxy,
+    poll,
+)
 
 pytestmark = pytest.mark.skipif(
     PG_URL is None, reason="replicas need PostgreSQL (set RUNBOOKD_TEST_DATABASE_URL)"
@@ -73,11 +84,13 @@ class Cluster:
         self.library = library
         self.servers: list[Server] = []
 
-    def add(self, name: str, library: Path | None = None, **env: str) -> Server:
+    def add(
+        self, name: str, library: Path | None = None, database: Database | None = None, **env: str
+    ) -> Server:
         workdir = self.tmp_path / name
         workdir.mkdir(exist_ok=True)
         server = Server(
-            self.database,
+            database or self.database,
             [library or self.library],
             workdir,
             env={**CLUSTER_ENV, "RUNBOOKD_CLUSTER__NAME": name, **env},
@@ -294,3 +307,36 @@ def test_the_replica_started_last_sets_the_runbooks(cluster: Cluster, receiver: 
     # Applied in order: once v2's incident exists, v1 was applied before it and opened nothing.
     incidents = poll(lambda: old.incidents(), what="the v2 incident")
     assert [i["labels"]["key"] for i in incidents] == ["v2"]
+
+
+def test_a_leader_cut_off_from_the_database_is_replaced_and_rejoins_as_a_follower(
+    cluster: Cluster, receiver: Receiver
+) -> None:
+    """The leader's database connections go through a relay that the test cuts (connections
+    reset, new ones refused): a follower takes over; when the network is back, the old leader
+    follows and repeats nothing."""
+    url = make_url(cluster.database.url)
+    relay = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    relay.start()
+    through_relay = Database(
+        url.set(port=relay.port).render_as_string(hide_password=False), cluster.database.schema
+    )
+    old = cluster.add("cut", database=through_relay)
+    assert cluster.wait_leader() is old
+    other = cluster.add("direct")
+    assert other.post(HOOK, alert("c0")).status_code == 202
+    poll(lambda: not settled(receiver, ["c0"]), 60, "c0 handled")
+    relay.cut()
+    try:
+        new = cluster.wait_leader([other])
+        keys = ["c1", "c2"]
+        for key in keys:
+            assert other.post(HOOK, alert(key)).status_code == 202
+        poll(lambda: not settled(receiver, keys), 60, "c1, c2 handled by the new leader")
+    finally:
+        relay.start()
+    before = {p: {k: len(v) for k, v in receiver.by(p).items()} for p in PREFIXES}
+    poll(lambda: (state(old) or {}).get("state") == "follower", 30, "the old leader to follow")
+    check_handled_once(receiver, new, ["c0", "c1", "c2"])
+    assert {p: {k: len(v) for k, v in receiver.by(p).items()} for p in PREFIXES} == before
+    assert "engine lease lost" in old.log()
