@@ -190,3 +190,16 @@ def test_severity_label_maps_onto_the_chapter_1_matrix(severity: str, expected: 
     )
     result = scaffold([rule], section="0", file="r.yml")
     assert f"severity: {expected}," in result.fires
+
+
+def test_an_always_firing_rule_says_what_its_runbook_means(tmp_path: Path) -> None:
+    assert _scaffold(tmp_path, f"{KUBE / 'kubePrometheus-prometheusRule.yaml'}:Watchdog") == 0
+    runbook, _, _ = _written(tmp_path, "watchdog")
+    assert "DECIDE: this rule always fires (a dead man's switch" in runbook
+    assert "group_by: []" in runbook  # vector(1) is one series
+
+
+def test_an_ordinary_rule_carries_no_dead_mans_switch_comment(tmp_path: Path) -> None:
+    assert _scaffold(tmp_path, f"{KUBE / 'kubePrometheus-prometheusRule.yaml'}:TargetDown") == 0
+    runbook, _, _ = _written(tmp_path, "target-down")
+    assert "dead man's switch" not in runbook
