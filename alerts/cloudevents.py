@@ -13,8 +13,8 @@ digits, scalar values). The mapping:
                  same event (same labels and ``time``) is recognised as a duplicate
     value        ``data.value`` when ``data`` is an object and it is a number
     fields       ``id``, ``datacontenttype`` and ``dataschema``, and each string, number or boolean
-                 member of a ``data`` object as ``data_<name>``; nested members and any other
-                 ``data`` (or ``data_base64``) are not read
+                 member of a ``data`` object as ``data_<name>`` (names of letters, digits and
+                 ``_``); nested members and any other ``data`` (or ``data_base64``) are not read
 
 ``source`` of the resulting events is ``cloudevents``. The binary content mode (attributes in
 ``ce-*`` headers) is not read: the route refuses other content types with 415.
@@ -46,6 +46,7 @@ _CONTEXT = frozenset(
 )
 _DATA = frozenset(("data", "data_base64"))
 _EXTENSION = re.compile(r"^[a-z0-9]{1,20}$")
+_DATA_MEMBER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 def parse_cloudevents(
@@ -135,7 +136,8 @@ def _event(raw: object, path: str, received_at: datetime, suspect: bool) -> tupl
     value: float | None = None
     if isinstance(payload, dict):
         for key, item in payload.items():
-            if isinstance(item, float) and not math.isfinite(item):
+            # Only names a condition can spell (``fields.data_x``); NaN is no measurement.
+            if not _DATA_MEMBER.match(key) or (isinstance(item, float) and not math.isfinite(item)):
                 continue
             if isinstance(item, str | int | float):
                 fields[f"data_{key}"] = item

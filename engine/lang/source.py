@@ -104,6 +104,30 @@ def load_yaml(text: str) -> tuple[Any, SourceMap]:
     return _convert(node, (), smap, constructor), smap
 
 
+def load_yaml_documents(text: str) -> list[tuple[Any, SourceMap]]:
+    """Every document of a multi-document stream (``---``), each with its own source map.
+
+    For files that are not runbooks: Kubernetes manifests often hold several objects. Raises
+    ``SourceError`` like ``load_yaml``.
+    """
+    out: list[tuple[Any, SourceMap]] = []
+    constructor = _Loader("")
+    try:
+        loader = _Loader(text)
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                smap = SourceMap()
+                out.append((_convert(node, (), smap, constructor), smap))
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _pos(mark) if mark is not None else Pos(1, 1)
+        raise SourceError(f"YAML syntax error: {exc.problem or exc}", where) from None
+    return out
+
+
 def _convert(node: yaml.Node, path: Path, smap: SourceMap, ctor: yaml.SafeLoader) -> Any:
     smap.values[path] = _pos(node.start_mark)
     if isinstance(node, yaml.MappingNode):

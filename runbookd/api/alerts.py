@@ -56,6 +56,13 @@ class AlertOutcome(SQLModel):
     )
 
 
+class InvalidQuery(SQLModel):
+    """The app's 422 (runbookd.server.app): the first problem in words, then every problem."""
+
+    detail: str = Field(description="PARAMETER: what is wrong, e.g. query.match: ...")
+    errors: list[dict[str, Any]]
+
+
 class AlertList(SQLModel):
     alerts: list[AlertOutcome]
     complete: bool = Field(
@@ -158,7 +165,11 @@ def alerts_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         "",
         response_model=AlertList,
         summary="Received alerts and events with what each did, newest first",
-        responses=errors(),
+        # A matcher is text the schema cannot judge: a bad one is this route's own 422.
+        responses={
+            **errors(),
+            422: {"model": InvalidQuery, "description": "a filter is invalid; detail names it"},
+        },
     )
     async def list_alerts(
         status: Annotated[list[Literal["firing", "resolved"]] | None, Query()] = None,

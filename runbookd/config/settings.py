@@ -9,6 +9,7 @@ The rules are documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import ssl
@@ -55,6 +56,10 @@ from runbookd.config.sources import (
 from runbookd.engine.lang.diagnostics import did_you_mean, short_repr
 
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# The database drivers that ship as an extra of runbookd's, by URL scheme: a URL that needs one
+# is refused at load, naming the extra, instead of failing at the first connection with a bare
+# ModuleNotFoundError.
+_DRIVER_EXTRAS = {"postgresql+psycopg": ("psycopg", "postgres")}
 
 
 class SettingsError(Exception):
@@ -117,6 +122,14 @@ class Settings(Section):
     def _database_url(cls, value: str | None) -> str | None:
         if value is not None and not _DB_URL.match(value):
             raise ValueError("not a database URL; write e.g. postgresql+psycopg://user@host/db")
+        if value is not None and (driver := _DRIVER_EXTRAS.get(value.partition("://")[0])):
+            module, extra = driver
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                raise ValueError(
+                    f"the driver {module!r} is not installed: pip install 'runbookd[{extra}]'"
+                ) from None
         return value
 
     @field_validator("polling")

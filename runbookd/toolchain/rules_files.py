@@ -1,7 +1,9 @@
 """Prometheus alerting rule files, read the way ``promtool check rules`` reads them.
 
 Two shapes: a plain rule file (``groups: [{name, rules: [...]}]``) and a kube-prometheus
-``PrometheusRule`` manifest, whose ``spec.groups`` is the same list. Recording rules are counted
+``PrometheusRule`` manifest, whose ``spec.groups`` is the same list; a manifest may hold several
+documents (``---``) or a ``kind: List`` of them, and its other objects are skipped. Recording
+rules are counted
 and skipped: only alerting rules reach Alertmanager and so runbookd. Every problem is a
 ``PATH:LINE:COL: message`` diagnostic and costs only the rule (or file) it is in.
 """
@@ -12,10 +14,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runbookd.engine.lang.diagnostics import Diagnostic, short_repr
 from runbookd.engine.lang.source import Path as NodePath
-from runbookd.engine.lang.source import SourceError, SourceMap, load_yaml
+from runbookd.engine.lang.source import SourceError, SourceMap, load_yaml_documents
 
 RULE_SUFFIXES = (".yml", ".yaml")
 # `for: 0m` is the default spelled out: the rule fires on its first evaluation.
@@ -85,7 +88,7 @@ def _load_file(path: Path, out: RuleSet) -> None:
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data, smap = load_yaml(text)
+        documents = load_yaml_documents(text)
     except UnicodeDecodeError as exc:
         out.diagnostics.append(Diagnostic(name, 1, 1, f"not UTF-8 text ({exc.reason})"))
         return
@@ -93,21 +96,38 @@ def _load_file(path: Path, out: RuleSet) -> None:
         out.diagnostics.append(Diagnostic(name, 1, 1, f"cannot read: {exc.strerror}"))
         return
     except SourceError as exc:
-        # The shared YAML reader words its one-document rule for runbooks.
-        message = exc.message.replace("a runbook file", "a rule file")
-        out.diagnostics.append(Diagnostic(name, exc.pos.line, exc.pos.col, message))
+        out.diagnostics.append(Diagnostic(name, exc.pos.line, exc.pos.col, exc.message))
         return
-    at = _Positions(name, smap)
+    if not documents:
+        out.diagnostics.append(Diagnostic(name, 1, 1, "an empty file: no `groups:`"))
+    for data, smap in documents:
+        at = _Positions(name, smap)
+        if (
+            isinstance(data, dict)
+            and data.get("kind") == "List"
+            and isinstance(data.get("items"), list)
+        ):
+            # `kubectl get prometheusrules -o yaml` wraps the objects in a List.
+            for i, item in enumerate(data["items"]):
+                _load_document(item, ("items", i), at, out)
+        elif data is not None:  # an empty document between two `---` is no error
+            _load_document(data, (), at, out)
+
+
+def _load_document(data: Any, base: NodePath, at: _Positions, out: RuleSet) -> None:
     if not isinstance(data, dict):
-        out.diagnostics.append(at.diag((), "a rule file is a mapping with `groups:`"))
+        out.diagnostics.append(at.diag(base, "a rule file is a mapping with `groups:`"))
         return
-    base: NodePath = ()
     if data.get("kind") == "PrometheusRule":
         spec = data.get("spec")
         if not isinstance(spec, dict):
-            out.diagnostics.append(at.diag(("kind",), "a PrometheusRule needs a `spec` mapping"))
+            out.diagnostics.append(
+                at.diag((*base, "kind"), "a PrometheusRule needs a `spec` mapping")
+            )
             return
-        data, base = spec, ("spec",)
+        data, base = spec, (*base, "spec")
+    elif "kind" in data and "groups" not in data:
+        return  # another Kubernetes object of the same manifest (a ConfigMap, a Service, ...)
     groups = data.get("groups")
     if not isinstance(groups, list):
         out.diagnostics.append(

@@ -112,6 +112,10 @@ def _classification(rule: AlertRule) -> tuple[Scope, Complexity, Severity]:
     return scope, complexity, derive_severity(Nature.infrastructure, scope, complexity)
 
 
+def _always_fires(rule: AlertRule) -> bool:
+    return re.fullmatch(r"\(*\s*vector\s*\(\s*1\s*\)\s*\)*", rule.expr.strip()) is not None
+
+
 def _title(rule: AlertRule) -> str:
     summary = rule.annotations.get("summary")
     if summary and not _templated(summary):
@@ -161,6 +165,10 @@ def _runbook(
     if url:
         text += f" Rule runbook: {url}"
     out.append(f"description: {_q(text)}")
+    out.append(
+        f"# Once this runbook runs, the rule's runbook_url can point at its live page: "
+        f"<runbookd URL>/runbooks/{rid}"
+    )
     out.append(f"tags: [scaffolded, {_q(rule.group)}]")
     out += [
         "classification:",
@@ -174,6 +182,14 @@ def _runbook(
         f"  group_by: [{', '.join('labels.' + g for g in groups)}]",
         "  triggers:",
     ]
+    if _always_fires(rule):
+        out += [
+            "    # DECIDE: this rule always fires (a dead man's switch, e.g. Watchdog). This trigger",
+            "    # opens one incident that stays open while Prometheus and Alertmanager work. runbookd",
+            "    # deduplicates Alertmanager's repeat notifications of one alert, so an `absent:`",
+            "    # trigger on it would not see them as heartbeats: keep this rule out of runbookd's",
+            "    # route, or keep this runbook to see the pipeline end to end.",
+        ]
     if rule.for_:
         out.append(
             f"    # The rule already holds for {rule.for_} before Prometheus sends it; add `for:` "

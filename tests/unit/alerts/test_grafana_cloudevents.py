@@ -106,7 +106,7 @@ def cloud_event(**attributes: Any) -> dict[str, Any]:
         "time": "2026-12-07T11:59:30Z",
         "datacontenttype": "application/json",
         "severity": "critical",
-        "data": {"value": 1.8, "threshold": 1.0, "unit": "s", "samples": [1, 2]},
+        "data": {"value": 1.8, "threshold": 1.0, "unit": "s", "samples": [1, 2], "a.b": 1},
         **attributes,
     }
 

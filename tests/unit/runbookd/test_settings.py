@@ -3,6 +3,7 @@ references, and error messages that name every problem and never a secret."""
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -323,4 +324,17 @@ def test_values_from_env_references_are_not_shown(tmp_path: Path) -> None:
         "integer, got <redacted>",
         f"{path}: executor.default_timeout: <redacted> is not a duration; write e.g. 30s, 5m, "
         "1h30m, 2d",
+    ]
+
+
+def test_a_postgresql_url_without_its_driver_names_the_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg is the `postgres` extra: a plain `pip install runbookd` has no PostgreSQL driver."""
+    path = _write(tmp_path, "database_url: postgresql+psycopg://rb@db/rb\n")
+    assert load_settings(path, {}).database_url == "postgresql+psycopg://rb@db/rb"
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # how Python marks a module unimportable
+    assert _problems(path) == [
+        f"{path}: database_url: the driver 'psycopg' is not installed: "
+        "pip install 'runbookd[postgres]', got <redacted>"
     ]

@@ -66,3 +66,25 @@ def test_yaml_errors_and_missing_paths(tmp_path: Path) -> None:
     messages = [str(d) for d in rules.diagnostics]
     assert messages[0].startswith(f"{tmp_path / 'nowhere.yml'}:1:1: no such file")
     assert messages[1].startswith(f"{broken}:3:1: YAML syntax error")
+
+
+def test_a_manifest_with_several_objects_and_a_list(tmp_path: Path) -> None:
+    manifest = tmp_path / "monitoring.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\ndata: {a: b}\n"
+        "---\n"
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: one}\n"
+        "spec:\n  groups:\n    - name: g1\n      rules:\n        - alert: First\n          expr: up == 0\n"
+        "---\n"
+        "---\n"
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "  - apiVersion: monitoring.coreos.com/v1\n    kind: PrometheusRule\n    metadata: {name: two}\n"
+        "    spec:\n      groups:\n        - name: g2\n          rules:\n"
+        "            - alert: Second\n              expr: up == 0\n"
+    )
+    rules = load_rules([manifest])
+    assert rules.diagnostics == []
+    lines = manifest.read_text().splitlines()
+    assert [(r.alert, r.group) for r in rules.rules] == [("First", "g1"), ("Second", "g2")]
+    for rule in rules.rules:
+        assert lines[rule.line - 1].strip() == f"- alert: {rule.alert}"

@@ -100,6 +100,10 @@ def test_what_the_rule_says_is_carried_over(tmp_path: Path) -> None:
     )
     assert "Runbook: {{ alert.annotations.runbook_url | default('') }}" in runbook
     assert "{{ alert.annotations.summary | default('') }}" in runbook
+    assert (
+        "runbook_url can point at its live page: <runbookd URL>/runbooks/node-filesystem-space-filling-up"
+        in runbook
+    )
     # Two rules share the name (warning and critical): the more severe one sets the severity.
     assert "again at line 17 (severity warning)" in runbook
     assert "severity: critical" in fires
@@ -186,3 +190,16 @@ def test_severity_label_maps_onto_the_chapter_1_matrix(severity: str, expected: 
     )
     result = scaffold([rule], section="0", file="r.yml")
     assert f"severity: {expected}," in result.fires
+
+
+def test_an_always_firing_rule_says_what_its_runbook_means(tmp_path: Path) -> None:
+    assert _scaffold(tmp_path, f"{KUBE / 'kubePrometheus-prometheusRule.yaml'}:Watchdog") == 0
+    runbook, _, _ = _written(tmp_path, "watchdog")
+    assert "DECIDE: this rule always fires (a dead man's switch" in runbook
+    assert "group_by: []" in runbook  # vector(1) is one series
+
+
+def test_an_ordinary_rule_carries_no_dead_mans_switch_comment(tmp_path: Path) -> None:
+    assert _scaffold(tmp_path, f"{KUBE / 'kubePrometheus-prometheusRule.yaml'}:TargetDown") == 0
+    runbook, _, _ = _written(tmp_path, "target-down")
+    assert "dead man's switch" not in runbook
