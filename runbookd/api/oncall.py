@@ -11,6 +11,7 @@ from fastapi.params import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbookd.api.problems import errors
 from runbookd.oncall.ical import calendar
 from runbookd.oncall.resolve import Resolver
 from runbookd.oncall.views import summary
@@ -31,10 +32,17 @@ class OverrideCreate(BaseModel):
     by: str | None = Field(None, max_length=200, description="Who made the override.")
 
 
-def _at(at: datetime | None) -> datetime:
-    if at is None:
-        return datetime.now(UTC)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+def _at(at: datetime | None, days: int) -> datetime:
+    """``at`` (naive = UTC) or now; a 422 naming ``at`` when the window leaves the calendar."""
+    moment = datetime.now(UTC) if at is None else at if at.tzinfo else at.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC) + timedelta(days=days + 1)
+        moment.astimezone(UTC) - timedelta(days=1)
+    except OverflowError:
+        raise HTTPException(
+            422, f"query.at: {moment.isoformat()} is outside the supported range"
+        ) from None
+    return moment
 
 
 def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
@@ -47,13 +55,13 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
             raise HTTPException(404, f"schedule: no schedule {schedule_id!r}; schedules: {known}")
         return found
 
-    @router.get("", summary="Who is on call now and next, per schedule")
+    @router.get("", summary="Who is on call now and next, per schedule", responses=errors(404))
     def listing(
         at: Annotated[datetime | None, Query(description="Instead of now (ISO 8601).")] = None,
         schedule: Annotated[str | None, Query(description="Only this schedule.")] = None,
         days: Annotated[int, Query(ge=1, le=90)] = 14,
     ) -> dict[str, Any]:
-        moment = _at(at)
+        moment = _at(at, days)
         ids = [schedule] if schedule else sorted(service.oncall.directory.resolvers())
         return {
             "at": moment.isoformat(),
@@ -64,6 +72,7 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         "/{schedule_id}/calendar.ics",
         summary="The schedule's shifts as iCalendar (RFC 5545)",
         response_class=Response,
+        responses={200: {"content": {"text/calendar": {}}}, **errors(404)},
     )
     def ics(
         schedule_id: str,
@@ -71,7 +80,7 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         at: Annotated[datetime | None, Query(description="Start (default: now).")] = None,
     ) -> Response:
         r = resolver(schedule_id)
-        moment = _at(at)
+        moment = _at(at, days)
         text = calendar(
             schedule_id, r.shifts(moment, moment + timedelta(days=days)), r.people, stamp=moment
         )
@@ -94,7 +103,12 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         # reads too, so apply it here as well (idempotent, same instant as the journal's).
         service.oncall.apply(payload, at)
 
-    @router.post("/{schedule_id}/overrides", status_code=201, summary="Add an override")
+    @router.post(
+        "/{schedule_id}/overrides",
+        status_code=201,
+        summary="Add an override",
+        responses=errors(404),
+    )
     async def add(schedule_id: str, body: OverrideCreate) -> dict[str, Any]:
         resolver(schedule_id)
         try:
@@ -103,10 +117,16 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
             )
         except ValueError as exc:
             raise HTTPException(422, f"body.{exc}") from None
+        except OverflowError:
+            raise HTTPException(422, "body.start: outside the supported range") from None
         await _journal(payload)
         return payload
 
-    @router.delete("/{schedule_id}/overrides/{override_id}", summary="Remove an override")
+    @router.delete(
+        "/{schedule_id}/overrides/{override_id}",
+        summary="Remove an override",
+        responses=errors(404),
+    )
     async def remove(schedule_id: str, override_id: str, by: str | None = None) -> dict[str, Any]:
         resolver(schedule_id)
         try:

@@ -17,7 +17,7 @@ class Problem(SQLModel):
 
 _WHY = {
     401: "auth is configured and the credentials are missing or wrong",
-    404: "no such incident, approval or follow-up item",
+    404: "no such incident, approval, follow-up item, schedule or override",
     409: "the incident's or step's state does not allow this (e.g. already resolved)",
     503: "the store is unavailable, or the engine has not applied the change yet: retry",
 }

@@ -33,6 +33,7 @@ from runbookd.engine.outcomes import OUTCOMES
 from runbookd.service.core import Service
 from runbookd.web import facts, queries, reports
 from runbookd.web.csrf import FIELD, Csrf
+from runbookd.web.oncall_pages import oncall_router
 from runbookd.web.render import make_env, render, stylesheet
 from runbookd.web.runbook_pages import runbook_router
 from runbookd.web.timeline import chart
@@ -354,6 +355,7 @@ def web_router(
         return response
 
     router.include_router(runbook_router(pages, service))
+    router.include_router(oncall_router(pages, service, pages.now))
 
     @router.get("/reports", response_class=HTMLResponse)
     async def report(request: Request) -> HTMLResponse:

@@ -99,6 +99,13 @@ def test_pages_follow_overrides_which_survive_a_restart(
         assert "on call now: Bob Example (bob, via override)" in shown.stdout
         assert "swap with alice" in shown.stdout
         assert "next: Alice Example (alice) from " in shown.stdout
+        page = server.get("/oncall")
+        assert page.status_code == 200
+        assert "Now:\n<strong>Bob Example</strong> (override)" in page.text
+        assert "Next:\n<strong>Alice Example</strong>" in page.text
+        assert 'href="/api/v1/oncall/payments-primary/calendar.ics"' in page.text
+        assert "<td>Bob Example</td><td>override</td>" in page.text
+        assert "<td>Alice Example</td><td>everyone</td>" in page.text
         as_json = _cli(server, "payments-primary", "--json")
         assert json.loads(as_json.stdout)["schedules"][0]["now"]["slack"] == "U0BOB"
 
