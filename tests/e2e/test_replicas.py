@@ -408,3 +408,19 @@ def test_a_rolling_restart_of_every_replica_loses_nothing(
         server.start()
     resent = check_handled_once(receiver, cluster.wait_leader(), keys)
     print(f"rolling restart: handovers {[round(h, 2) for h in handovers]} s, re-sent {resent}")
+
+
+def test_a_reload_through_a_follower_changes_the_runbooks_the_leader_runs(
+    cluster: Cluster, receiver: Receiver
+) -> None:
+    a, b = cluster.add("ra"), cluster.add("rb")
+    leader = cluster.wait_leader()
+    follower = b if leader is a else a
+    runbook = cluster.library / "crash-trial.yaml"
+    runbook.write_text(runbook.read_text().replace("eq: CrashTrial}", "eq: CrashTrialV2}"))
+    answer = follower.post("/-/reload")
+    assert answer.status_code == 200, answer.text
+    v2 = am_notification([am_alert({"alertname": "CrashTrialV2", "key": "r2"}, starts_at=T0)])
+    assert follower.post(HOOK, v2).status_code == 202
+    incidents = poll(lambda: leader.incidents(), what="the incident of the reloaded runbook")
+    assert [i["labels"]["key"] for i in incidents] == ["r2"]
