@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-failover bench-pages clean demo
+.PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-failover bench-replicas bench-pages clean demo
 
 LOCK := requirements/lock.txt
 RUNTIME_LOCK := requirements/runtime.txt
@@ -78,6 +78,11 @@ bench-executor: $(STAMP)
 ## 20 trials with default settings: time to a new leader and to the first page after the kill
 bench-failover: $(STAMP)
 	$(BIN)/python bench/failover_bench.py
+
+## bench-replicas: webhook throughput with 1, 2, 3 replicas and an ingest-only one on PostgreSQL,
+## each against a bare FastAPI endpoint in the same run (needs wrk)
+bench-replicas: $(STAMP)
+	$(BIN)/python bench/replicas_ingest_bench.py
 
 ## bench-pages: p50/p99 of each web page with 10,000 incidents, against a static page of equal size
 bench-pages: $(STAMP)

@@ -32,6 +32,7 @@ from tests.e2e.harness import (
     PG_URL,
     REPO,
     T0,
+    Alertmanager,
     Database,
     Receiver,
     Server,
@@ -340,3 +341,86 @@ def test_a_leader_cut_off_from_the_database_is_replaced_and_rejoins_as_a_followe
     check_handled_once(receiver, new, ["c0", "c1", "c2"])
     assert {p: {k: len(v) for k, v in receiver.by(p).items()} for p in PREFIXES} == before
     assert "engine lease lost" in old.log()
+
+
+def test_a_real_alertmanager_sending_to_every_replica(cluster: Cluster, receiver: Receiver) -> None:
+    """Debian's Alertmanager with one webhook per replica (each notification goes to all three):
+    every alert stored once, one incident per problem, each page once."""
+    replicas = [cluster.add(f"am{i}") for i in range(3)]
+    hooks = "".join(f"      - url: {s.url}{HOOK}\n        send_resolved: true\n" for s in replicas)
+    config = (
+        "route:\n  receiver: runbookd\n  group_by: [key]\n  group_wait: 1s\n"
+        "  group_interval: 2s\n  repeat_interval: 1h\n"
+        f"receivers:\n  - name: runbookd\n    webhook_configs:\n{hooks}"
+    )
+    am = Alertmanager(cluster.tmp_path / "am", config)
+    am.start()
+    try:
+        keys = [f"am{i}" for i in range(5)]
+        alerts = [
+            {"labels": {"alertname": "CrashTrial", "key": key}, "startsAt": T0.isoformat()}
+            for key in keys
+        ]
+        assert httpx.post(am.url + "/api/v2/alerts", json=alerts, timeout=5).status_code == 200
+        leader = cluster.wait_leader()
+        assert check_handled_once(receiver, leader, keys) == 0
+        # Every replica got each notification; all but the first copy were duplicates.
+        poll(
+            lambda: (
+                sum(
+                    s.metric("runbookd_alerts_received_total", source="alertmanager", outcome=o)
+                    for s in replicas
+                    for o in ("accepted", "duplicate")
+                )
+                >= 3 * len(keys)
+            ),
+            30,
+            "three deliveries of each alert",
+        )
+        accepted = sum(
+            s.metric("runbookd_alerts_received_total", source="alertmanager", outcome="accepted")
+            for s in replicas
+        )
+        assert accepted == len(keys)
+        for prefix in PREFIXES:
+            assert all(len(calls) == 1 for calls in receiver.by(prefix).values()), prefix
+    finally:
+        am.stop()
+
+
+def test_a_rolling_restart_of_every_replica_loses_nothing(
+    cluster: Cluster, receiver: Receiver
+) -> None:
+    replicas = [cluster.add(f"roll{i}") for i in range(3)]
+    rng = random.Random(7)
+    keys: list[str] = []
+    handovers: list[float] = []
+    for round_no, server in enumerate(replicas):
+        for i in range(3):
+            keys.append(f"roll{round_no}k{i}")
+            cluster.post(rng, alert(keys[-1]))
+        was_leader = cluster.leader() is server
+        stopped = time.monotonic()
+        server.stop()  # SIGTERM, as a rolling update does
+        if was_leader:
+            cluster.wait_leader([s for s in replicas if s is not server])
+            handovers.append(time.monotonic() - stopped)
+        server.start()
+    resent = check_handled_once(receiver, cluster.wait_leader(), keys)
+    print(f"rolling restart: handovers {[round(h, 2) for h in handovers]} s, re-sent {resent}")
+
+
+def test_a_reload_through_a_follower_changes_the_runbooks_the_leader_runs(
+    cluster: Cluster, receiver: Receiver
+) -> None:
+    a, b = cluster.add("ra"), cluster.add("rb")
+    leader = cluster.wait_leader()
+    follower = b if leader is a else a
+    runbook = cluster.library / "crash-trial.yaml"
+    runbook.write_text(runbook.read_text().replace("eq: CrashTrial}", "eq: CrashTrialV2}"))
+    answer = follower.post("/-/reload")
+    assert answer.status_code == 200, answer.text
+    v2 = am_notification([am_alert({"alertname": "CrashTrialV2", "key": "r2"}, starts_at=T0)])
+    assert follower.post(HOOK, v2).status_code == 202
+    incidents = poll(lambda: leader.incidents(), what="the incident of the reloaded runbook")
+    assert [i["labels"]["key"] for i in incidents] == ["r2"]

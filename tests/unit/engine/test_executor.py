@@ -146,3 +146,44 @@ def test_each_host_of_the_http_connector_has_its_own_circuit() -> None:
     assert dead[2].error is not None and "circuit open" in dead[2].error
     assert "http://dead.example" in dead[2].error
     assert alive.error is None  # the same connector, another host: called
+
+
+class Outbox:
+    """A port with one pending call, recording finished ones."""
+
+    def __init__(self, work: Work) -> None:
+        self.waiting = [work]
+        self.finished: list[str] = []
+        self.done = asyncio.Event()
+
+    def pending(self, limit: int, exclude: frozenset[str]) -> list[Work]:
+        return [
+            w for w in self.waiting if w.call_id not in exclude and w.call_id not in self.finished
+        ]
+
+    async def finish(self, work: Work, outcome: Outcome) -> None:
+        self.finished.append(work.call_id)
+        self.done.set()
+
+
+def test_no_call_starts_without_the_permit_and_pending_ones_run_once_it_comes() -> None:
+    """Replicas: a process whose engine lease may be someone else's starts no call; the outbox
+    keeps the call pending, and the process that takes the lease over runs it."""
+    work = Work("INC-1:page:1", "notify", {"connector": "echo", "params": {"text": "hi"}})
+    outbox = Outbox(work)
+    allowed = False
+
+    async def run() -> None:
+        async with httpx.AsyncClient() as client:
+            executor = Executor(SPECS, outbox, client, permit=lambda: allowed)
+            await executor._dispatch()
+            executor.offer([work])
+            assert executor.inflight == 0 and outbox.finished == []
+            nonlocal allowed
+            allowed = True
+            executor.resume()
+            await executor._dispatch()
+            await asyncio.wait_for(outbox.done.wait(), 10)
+            assert outbox.finished == ["INC-1:page:1"]
+
+    asyncio.run(run())
