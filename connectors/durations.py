@@ -1,8 +1,13 @@
-"""Durations in connector parameters and settings: ``30s``, ``5m``, ``1h30m``, ``2d``, ``500ms``.
+"""Durations with Prometheus's grammar: ``30s``, ``5m``, ``1h30m``, ``2d``, ``500ms``, ``1y``.
 
-The same spelling as the runbook language (``engine/lang/durations.py``). Connectors cannot import
-the engine (imports go ``engine -> connectors``), and these values are often templates, so they
-are parsed when the call runs, not when the runbook loads.
+The one duration parser of runbookd: runbooks (``engine/lang/durations.py`` builds its pydantic
+types on it), settings and connector parameters all read a duration the same way Prometheus and
+Alertmanager do, so a value copied from an alerting rule or ``amtool silence add --duration``
+means the same here. Units ``y w d h m s ms``, each at most once and in that order, whole numbers
+only: ``1h30m`` is a duration, ``1.5h``, ``-1m``, ``30`` and ``1m1h`` are not.
+
+It lives in ``connectors`` because that is the bottom layer (imports go ``engine -> connectors``);
+connector values are often templates, so they are parsed when the call runs.
 """
 
 from __future__ import annotations
@@ -13,19 +18,26 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-_WHOLE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w))+$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Prometheus's model.ParseDuration, without its bare "0" (a unit is always required here);
+# the lookahead refuses the empty string, also in the JSON Schema that carries this pattern.
+DURATION_PATTERN = (
+    r"^(?=\d)(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_WHOLE = re.compile(DURATION_PATTERN)
+# Prometheus counts a year as 365 days and a week as 7.
+_UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
+HINT = "write e.g. 30s, 5m, 1h30m, 2d"
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse ``1h30m`` into a positive timedelta; raise ValueError naming the bad text."""
-    if not _WHOLE.match(text):
-        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d")
-    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
-    if seconds <= 0:
+    found = _WHOLE.match(text) if isinstance(text, str) and text else None
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration; {HINT}")
+    ms = sum(int(n) * size for n, size in zip(found.groups(), _UNIT_MS, strict=True) if n)
+    if ms <= 0:
         raise ValueError(f"{text!r} is not a positive duration")
-    return timedelta(seconds=seconds)
+    return timedelta(milliseconds=ms)
 
 
 def _seconds(value: Any) -> Any:

@@ -1,27 +1,19 @@
-"""Durations as SREs write them: ``30s``, ``5m``, ``1h30m``, ``2d``, ``500ms``."""
+"""Durations as SREs write them (``30s``, ``5m``, ``1h30m``): the runbook language's pydantic types.
+
+Parsing is ``connectors/durations.py``'s, the project's one parser with Prometheus's grammar;
+this module adds the types runbooks and settings declare and the shortest spelling back.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-_WHOLE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w))+$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-DURATION_PATTERN = _WHOLE.pattern
+from runbookd.connectors.durations import DURATION_PATTERN, HINT, parse_duration
 
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``1h30m`` into a timedelta; raise ValueError naming the bad text."""
-    if not isinstance(text, str) or not _WHOLE.match(text):
-        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d")
-    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
-    if seconds <= 0:
-        raise ValueError(f"{text!r} is not a positive duration")
-    return timedelta(seconds=seconds)
+__all__ = ["DURATION_PATTERN", "Duration", "Offset", "format_duration", "parse_duration"]
 
 
 def format_duration(value: timedelta) -> str:
@@ -41,7 +33,7 @@ def _validate(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d")
+        raise ValueError(f"{value!r} is not a duration; {HINT}")
     return parse_duration(value)
 
 

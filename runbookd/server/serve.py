@@ -6,7 +6,9 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from runbookd.server.logformat import JsonFormatter
 
 if TYPE_CHECKING:
     from runbookd.config.settings import Settings
@@ -17,12 +19,17 @@ if TYPE_CHECKING:
 QUIET_LOGGERS = ("httpx", "httpcore")
 
 
-def configure_logging(level: str) -> None:
-    """The service's logging: one line per record, at ``level``; the HTTP client's kept quiet."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(level: str, fmt: Literal["text", "json"] = "text") -> None:
+    """The service's logging: one line per record, at ``level``; the HTTP client's kept quiet.
+
+    ``fmt`` is ``log.format``: ``json`` writes each record as one JSON object (logformat.py).
+    """
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -53,7 +60,7 @@ def serve(
     from runbookd.server.app import create_app
     from runbookd.service import gcpolicy
 
-    configure_logging(settings.log.level)
+    configure_logging(settings.log.level, settings.log.format)
     try:
         app = create_app(settings, load, sighup=True, config=config_file)
     except Exception as exc:  # connector settings and the like: say what, not a traceback
@@ -68,6 +75,9 @@ def serve(
         port=port if port is not None else settings.server.port,
         access_log=settings.server.access_log,
         log_level=settings.log.level,
+        # uvicorn's own logging set-up gives its loggers text handlers of their own; in json
+        # mode it is skipped, and its records reach the root handler configured above.
+        log_config=None if settings.log.format == "json" else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )

@@ -205,7 +205,10 @@ def cli(server: Server, *args: str) -> str:
     return done.stdout + done.stderr
 
 
+# Both log formats: the json formatter writes each record's message and exception text itself.
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_secrets_reach_receivers_and_nothing_else(
+    log_format: str,
     make_server: Any,
     database: Database,
     httpserver: HTTPServer,
@@ -229,6 +232,7 @@ def test_secrets_reach_receivers_and_nothing_else(
         "CANARY_PYTHON": sys.executable,
         # as verbose as the service gets: debug logs are where secrets like to hide
         "RUNBOOKD_LOG__LEVEL": "debug",
+        "RUNBOOKD_LOG__FORMAT": log_format,
     }
     # A secret from config.yaml as well: the http connector sends this header with every call.
     (tmp_path / "config.yaml").write_text(

@@ -97,6 +97,12 @@ def test_bundled_runbook_is_valid(tmp_path: Path) -> None:
             "within: '5 minutes' is not a duration",
         ),
         (
+            "      within: 5m",
+            "      within: 1.5h",
+            "within: 1.5h",
+            "within: '1.5h' is not a duration",
+        ),
+        (
             'section: "3.3"',
             "section: 3.3",
             "section: 3.3",

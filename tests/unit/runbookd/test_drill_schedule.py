@@ -36,6 +36,67 @@ def test_crontab_lines_fire_when_cron_would(cron: str, first: datetime) -> None:
     assert cron_trigger(cron).get_next_fire_time(None, NOW) == first
 
 
+def _fires(cron: str, count: int) -> list[datetime]:
+    """The next ``count`` fire times after NOW, as the scheduler asks for them: each at the
+    moment the one before fires."""
+    trigger, fired, previous = cron_trigger(cron), [], None
+    for _ in range(count):
+        previous = trigger.get_next_fire_time(previous, previous or NOW)
+        fired.append(previous)
+    return fired
+
+
+def _at(*days: tuple[int, int, int], hour: int = 3) -> list[datetime]:
+    return [datetime(y, m, d, hour, 0, tzinfo=UTC) for y, m, d in days]
+
+
+# Fire times worked out by hand from a calendar of December 2026 (the 1st is a Tuesday) and
+# January 2027 (the 1st is a Friday), reading each line as crontab(5) does.
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        # Monday, Wednesday, Friday: the step counts from the range's start, Monday
+        ("0 3 * * 1-5/2", _at((2026, 12, 4), (2026, 12, 7), (2026, 12, 9), (2026, 12, 11))),
+        # every other day from Sunday: Sunday, Tuesday, Thursday, Saturday
+        ("0 3 * * */2", _at((2026, 12, 3), (2026, 12, 5), (2026, 12, 6), (2026, 12, 8))),
+        # a range of names over the whole week: every day
+        ("0 3 * * sun-sat", _at((2026, 12, 3), (2026, 12, 4), (2026, 12, 5), (2026, 12, 6))),
+        ("0 3 * * 0-7", _at((2026, 12, 3), (2026, 12, 4), (2026, 12, 5), (2026, 12, 6))),
+        ("0 3 * * sat,7", _at((2026, 12, 5), (2026, 12, 6), (2026, 12, 12), (2026, 12, 13))),
+        # Friday to Monday, written as two ranges since crontab's do not wrap around
+        (
+            "0 3 * * 5-6,0-1",
+            _at((2026, 12, 4), (2026, 12, 5), (2026, 12, 6), (2026, 12, 7), (2026, 12, 11)),
+        ),
+        # both day fields restricted: a day matching either fires (the 13th or any Friday)
+        ("0 3 13 * fri", _at((2026, 12, 4), (2026, 12, 11), (2026, 12, 13), (2026, 12, 18))),
+        # only the day of the month restricted: that day alone
+        ("0 3 13 * *", _at((2026, 12, 13), (2027, 1, 13), (2027, 2, 13))),
+        # month and weekday names: Mondays of January
+        ("0 3 * jan MON", _at((2027, 1, 4), (2027, 1, 11), (2027, 1, 18), (2027, 1, 25))),
+        ("0 3 * 1 1", _at((2027, 1, 4), (2027, 1, 11), (2027, 1, 18), (2027, 1, 25))),
+        ("0 */8 * * *", [NOW.replace(hour=16), datetime(2026, 12, 3, 0, 0, tzinfo=UTC)]),
+    ],
+)
+def test_fire_times_follow_crontab(cron: str, expected: list[datetime]) -> None:
+    assert _fires(cron, len(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("0 3 * * 5-1", "day-of-week range '5-1' runs backwards"),
+        ("0 3 * * fri-mon", "day-of-week range 'fri-mon' runs backwards"),
+        ("0 3 * * 8", "Bad day-of-week"),
+        ("60 3 * * *", "Bad minute"),
+        ("0 3 * * * *", "wrong number of fields; got 6, expected 5"),
+    ],
+)
+def test_lines_crontab_refuses_are_refused_saying_why(cron: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        cron_trigger(cron)
+
+
 def test_settings_accept_drills_and_name_bad_ones(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(
