@@ -150,3 +150,43 @@ def test_check_reports_a_missing_schedule_and_schedule_errors(tmp_path: Path, ca
         f"{schedules / 'bad.yaml'}:3:16: time_zone: 'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)"
         in err
     )
+
+
+def test_a_retried_page_goes_to_the_same_person_across_a_handoff(tmp_path: Path) -> None:
+    # Monday 30 March, 08:59:55 summer time: bob's week ends at 09:00; the first page fails with
+    # a failure that may pass and is retried 10 s later, after the hand-off to alice.
+    path = scenario(
+        tmp_path,
+        "2026-03-30T06:59:55Z",
+        "  - notified: {level: primary, at: 0s, who: Bob Example}\n",
+    )
+    text = path.read_text().replace(
+        "timeline:",
+        "connectors:\n  - connector: slack\n    responses:\n"
+        "      - {fail: retryable, message: 503 Service Unavailable}\n"
+        "      - {result: {ok: true}}\ntimeline:",
+    )
+    path.write_text(text)
+    result = run_scenario(path)
+    assert result.passed, result.errors or [c for c in result.checks if not c.passed]
+    pages = [c for c in result.timeline if c.kind == "notify" and c.data["level"] == "primary"]
+    assert [(p.data.get("attempt"), p.data["params"]["channel"]) for p in pages] == [
+        (None, "U0BOB"),
+        (2, "U0BOB"),
+    ]
+
+
+def test_check_refuses_oncall_in_a_level_without_schedule(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    scenario(tmp_path, "2026-03-29T06:30:00Z", "  - notified: {level: primary}\n")
+    runbook = tmp_path / "payment-down.yaml"
+    runbook.write_text(
+        RUNBOOK.replace(
+            'text: "{{ incident.title }}: nobody acknowledged"', 'text: "{{ oncall.name }}"'
+        )
+    )
+    assert main(["check", str(runbook), "--schedules", str(tmp_path / "schedules")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{runbook}:24:44: template uses 'oncall', which does not exist here; "
+        "available: alert, incident, level, runbook"
+    ) in err
