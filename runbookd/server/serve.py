@@ -27,6 +27,8 @@ def configure_logging(level: str, fmt: Literal["text", "json"] = "text") -> None
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
+        # a library's warning would otherwise be printed as bare text between the JSON lines
+        logging.captureWarnings(True)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler])

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
+
+import pytest
 
 from runbookd.server.logformat import JsonFormatter
+from runbookd.server.serve import configure_logging
 
 
 def _record(exc: bool) -> logging.LogRecord:
@@ -32,3 +36,19 @@ def test_exception_text_stays_on_the_one_line() -> None:
 
 def test_no_exception_key_without_one() -> None:
     assert "exception" not in json.loads(JsonFormatter().format(_record(exc=False)))
+
+
+def test_warnings_become_json_lines_too(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = []  # basicConfig configures only a root logger without handlers
+    try:
+        configure_logging("info", "json")
+        warnings.warn("a library is deprecated", DeprecationWarning, stacklevel=1)
+    finally:
+        logging.captureWarnings(False)
+        root.handlers, root.level = saved
+    [line] = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert record["logger"] == "py.warnings"
+    assert "a library is deprecated" in record["message"]
