@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.params import Depends
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
+from runbookd.auth.roles import Principal, Role
 from runbookd.service.core import Service
 from runbookd.store.writer import EntryJob, StoreUnavailable
 
@@ -40,7 +42,7 @@ class Decision(SQLModel):
 
 
 async def decide_approval(
-    service: Service, approval_id: str, approve: bool, by: str
+    service: Service, approval_id: str, approve: bool, by: str, principal: Principal | None = None
 ) -> dict[str, Any]:
     """Journal a decision on a waiting step and wait until the engine applied it.
 
@@ -49,7 +51,14 @@ async def decide_approval(
     """
     if not any(a["id"] == approval_id for a in service.worker.approvals):
         raise HTTPException(404, f"no approval {approval_id!r} is waiting")
-    payload = {"action": "decide", "approval": approval_id, "approved": approve, "by": by}
+    payload: dict[str, Any] = {
+        "action": "decide",
+        "approval": approval_id,
+        "approved": approve,
+        "by": by,
+    }
+    if principal is not None:
+        payload["principal"] = principal.to_json()
     job = EntryJob(kind="action", payload=payload, at=datetime.now(UTC))
     try:
         seq = await asyncio.wrap_future(service.writer.submit(job))
@@ -77,7 +86,12 @@ def approvals_router(service: Service, dependencies: list[Depends]) -> APIRouter
     @router.post(
         "/{approval_id}", summary="Approve or deny a waiting step", responses=errors(404, 409)
     )
-    async def decide(approval_id: str, body: Decision) -> dict[str, Any]:
-        return await decide_approval(service, approval_id, body.approve, body.by)
+    async def decide(
+        approval_id: str,
+        body: Decision,
+        principal: Annotated[Principal, Depends(require_role(Role.APPROVER))],
+    ) -> dict[str, Any]:
+        who = principal.claiming(body.by)
+        return await decide_approval(service, approval_id, body.approve, who.name, who)
 
     return router

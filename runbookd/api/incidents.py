@@ -17,7 +17,9 @@ from fastapi.params import Depends
 from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
+from runbookd.auth.roles import Principal, Role
 from runbookd.engine.keys import missing_labels
 from runbookd.engine.lang.model import ID_PATTERN
 from runbookd.service.core import Service
@@ -262,8 +264,16 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         ]
         return IncidentDetail(**incident.model_dump(), timeline=timeline)
 
-    async def act(incident_id: str, payload: dict[str, Any]) -> IncidentPublic:
+    async def act(
+        incident_id: str, payload: dict[str, Any], principal: Principal
+    ) -> IncidentPublic:
+        # A known user acts as who they are whatever ``by`` says; a shared credential's ``by``
+        # is the best name there is (runbookd.api.principals).
+        who = principal.claiming(payload["by"])
+        payload = {**payload, "by": who.name, "principal": who.to_json()}
         return await apply_action(service, incident_id, payload)
+
+    Responder = Annotated[Principal, Depends(require_role(Role.RESPONDER))]
 
     @router.post(
         "/{incident_id}/ack",
@@ -271,8 +281,8 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         summary="Acknowledge",
         responses=errors(404, 409),
     )
-    async def ack(incident_id: str, body: AckBody) -> IncidentPublic:
-        return await act(incident_id, {"action": "ack", "by": body.by})
+    async def ack(incident_id: str, body: AckBody, who: Responder) -> IncidentPublic:
+        return await act(incident_id, {"action": "ack", "by": body.by}, who)
 
     @router.post(
         "/{incident_id}/resolve",
@@ -280,8 +290,10 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         summary="Resolve",
         responses=errors(404, 409),
     )
-    async def resolve(incident_id: str, body: ResolveBody) -> IncidentPublic:
-        return await act(incident_id, {"action": "resolve", "by": body.by, "reason": body.reason})
+    async def resolve(incident_id: str, body: ResolveBody, who: Responder) -> IncidentPublic:
+        return await act(
+            incident_id, {"action": "resolve", "by": body.by, "reason": body.reason}, who
+        )
 
     @router.post(
         "/{incident_id}/close",
@@ -289,8 +301,8 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         summary="Close a resolved incident",
         responses=errors(404, 409),
     )
-    async def close(incident_id: str, body: AckBody) -> IncidentPublic:
-        return await act(incident_id, {"action": "close", "by": body.by})
+    async def close(incident_id: str, body: AckBody, who: Responder) -> IncidentPublic:
+        return await act(incident_id, {"action": "close", "by": body.by}, who)
 
     @router.post(
         "/{incident_id}/reopen",
@@ -298,8 +310,10 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         summary="Reopen",
         responses=errors(404, 409),
     )
-    async def reopen(incident_id: str, body: ResolveBody) -> IncidentPublic:
-        return await act(incident_id, {"action": "reopen", "by": body.by, "reason": body.reason})
+    async def reopen(incident_id: str, body: ResolveBody, who: Responder) -> IncidentPublic:
+        return await act(
+            incident_id, {"action": "reopen", "by": body.by, "reason": body.reason}, who
+        )
 
     @router.post(
         "/{incident_id}/notes",
@@ -307,7 +321,7 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         summary="Add a note",
         responses=errors(404, 409),
     )
-    async def note(incident_id: str, body: NoteBody) -> IncidentPublic:
-        return await act(incident_id, {"action": "note", "by": body.by, "text": body.text})
+    async def note(incident_id: str, body: NoteBody, who: Responder) -> IncidentPublic:
+        return await act(incident_id, {"action": "note", "by": body.by, "text": body.text}, who)
 
     return router

@@ -11,7 +11,9 @@ from fastapi.params import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
+from runbookd.auth.roles import Role
 from runbookd.oncall.ical import calendar
 from runbookd.oncall.resolve import Resolver
 from runbookd.oncall.views import summary
@@ -108,6 +110,7 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         status_code=201,
         summary="Add an override",
         responses=errors(404),
+        dependencies=[Depends(require_role(Role.ADMIN))],
     )
     async def add(schedule_id: str, body: OverrideCreate) -> dict[str, Any]:
         resolver(schedule_id)
@@ -126,6 +129,7 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         "/{schedule_id}/overrides/{override_id}",
         summary="Remove an override",
         responses=errors(404),
+        dependencies=[Depends(require_role(Role.ADMIN))],
     )
     async def remove(schedule_id: str, override_id: str, by: str | None = None) -> dict[str, Any]:
         resolver(schedule_id)

@@ -28,8 +28,9 @@ from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
-from runbookd.api.principals import Access
+from runbookd.api.principals import Access, principal_of, require_role
 from runbookd.api.runbooks import runbooks_router
+from runbookd.auth.roles import Role
 from runbookd.config.settings import SettingsError
 from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
@@ -70,7 +71,11 @@ def build_app(
     credentials = credentials or Credentials()
     # No dependency at all when auth is off: FastAPI's dependency solving costs ~12% of a
     # webhook request's CPU even for a check that always passes (bench/RESULTS.md, Ingest).
-    guard: list[Depends] = [Depends(require(credentials))] if credentials.required else []
+    webhooks: list[Depends] = [Depends(require(credentials))] if credentials.required else []
+    access = access or Access(shared=credentials)
+    # Everything but the ingest webhooks: who the request is (users, the shared credential as
+    # an admin, trusted proxies); the webhooks keep the shared credential alone.
+    guard: list[Depends] = [Depends(principal_of)] if access.required else []
     reloader = Reloader(service, specs, load, started, config=config)
 
     @asynccontextmanager
@@ -95,7 +100,7 @@ def build_app(
     )
     app.state.service = service
     # Who a request is (runbookd.api.principals): users, the shared credential, trusted proxies.
-    app.state.access = access or Access(shared=credentials)
+    app.state.access = access
 
     children: dict[tuple[str, str], Any] = {}
 
@@ -122,7 +127,7 @@ def build_app(
             max_body_bytes=max_body_bytes,
             count=count,
             on_truncated=service.on_truncated,
-            dependencies=guard,
+            dependencies=webhooks,
         )
     )
     app.include_router(alerts_router(service, guard))
@@ -133,7 +138,9 @@ def build_app(
         return list((await reloader.reload()).errors)
 
     app.include_router(runbooks_router(service, guard, reload_all))
-    app.include_router(reload_router(reloader, guard))
+    app.include_router(
+        reload_router(reloader, [Depends(require_role(Role.ADMIN))] if access.required else [])
+    )
     app.include_router(approvals_router(service, guard))
     app.include_router(oncall_router(service, guard))
     # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
