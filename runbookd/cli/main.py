@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         postmortem,
         serve,
         toolchain,
+        users,
     )
 
     parser = argparse.ArgumentParser(
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_parser(sub)
     connectors.add_parser(sub)
     drill.add_parser(sub)
+    users.add_parser(sub)
     adoption.add_parser(sub)
     adoption.add_scaffold_parser(sub)
     completion.add_parser(sub, build_parser)

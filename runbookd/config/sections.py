@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     field_validator,
     model_validator,
@@ -92,6 +93,11 @@ class AuthSettings(Section):
     )
     basic_username: OptionalText = Field(None, description="HTTP basic auth user name.")
     basic_password: OptionalSecret = Field(None, description="HTTP basic auth password.")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses (CIDRs) of reverse proxies whose X-Forwarded-User header names "
+        "the user; from any other peer the header is ignored.",
+    )
 
     @model_validator(mode="after")
     def _basic_pair(self) -> AuthSettings:

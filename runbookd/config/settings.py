@@ -53,6 +53,7 @@ from runbookd.config.sources import (
     interpolate,
     read_file,
 )
+from runbookd.config.users import UserSettings, duplicate_names, load_users_file
 from runbookd.engine.lang.diagnostics import did_you_mean, short_repr
 
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -94,6 +95,12 @@ class Settings(Section):
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
+    users: list[UserSettings] = Field(
+        default_factory=list, description="Users and service accounts, with roles (docs/access.md)."
+    )
+    users_file: Path | None = Field(
+        None, description="A YAML file with more users (a mapping with one key, users:)."
+    )
     alertmanager: AlertmanagerSettings = Field(
         default_factory=AlertmanagerSettings, description="Alertmanager API access."
     )
@@ -224,6 +231,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) ->
     if problems or settings is None:
         raise SettingsError([str(p) for p in problems])
     settings = _resolve_paths(settings, base, from_file)
+    settings = _with_users_file(settings, origin(("users",)))
     tls = settings.server.tls
     if tls is not None and (why := tls_problem(tls.cert_file, tls.key_file)) is not None:
         raise SettingsError([str(Problem(origin(("server", "tls")), ("server", "tls"), why))])
@@ -251,9 +259,25 @@ def _resolve_paths(settings: Settings, base: Path, from_file: set[str]) -> Setti
             "data_dir": absolute("data_dir", settings.data_dir),
             "runbooks": [absolute("runbooks", p) for p in settings.runbooks],
             "schedules": [absolute("schedules", p) for p in settings.schedules],
+            "users_file": None
+            if settings.users_file is None
+            else absolute("users_file", settings.users_file),
             "server": server,
         }
     )
+
+
+def _with_users_file(settings: Settings, source: str) -> Settings:
+    """Settings with the users of ``users_file`` added; every name once across both."""
+    users = list(settings.users)
+    problems: list[str] = []
+    if settings.users_file is not None:
+        more, problems = load_users_file(settings.users_file)
+        users += more
+    problems += [f"{source}: {p}" for p in duplicate_names(users)]
+    if problems:
+        raise SettingsError(problems)
+    return settings.model_copy(update={"users": users})
 
 
 def tls_problem(cert_file: Path, key_file: Path) -> str | None:

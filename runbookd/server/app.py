@@ -28,9 +28,12 @@ from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
+from runbookd.api.principals import Access
 from runbookd.api.runbooks import runbooks_router
+from runbookd.config.settings import SettingsError
 from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
+from runbookd.server.access import build_access
 from runbookd.server.reload import Reloader, reload_router
 from runbookd.service.cluster import ClusterOptions
 from runbookd.service.core import Options, Service
@@ -44,6 +47,7 @@ def build_app(
     options: Options,
     *,
     credentials: Credentials | None = None,
+    access: Access | None = None,
     max_body_bytes: int = 1_048_576,
     specs: Mapping[str, ConnectorSpec] | None = None,
     connector_settings: Mapping[str, Settings] | None = None,
@@ -90,6 +94,8 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    # Who a request is (runbookd.api.principals): users, the shared credential, trusted proxies.
+    app.state.access = access or Access(shared=credentials)
 
     children: dict[tuple[str, str], Any] = {}
 
@@ -181,12 +187,9 @@ def create_app(
     from runbookd.connectors.registry import load_specs
 
     specs = load_specs()
-    auth = settings.auth
-    credentials = Credentials(
-        bearer_token=auth.bearer_token.get_secret_value() if auth.bearer_token else None,
-        basic_username=auth.basic_username,
-        basic_password=auth.basic_password.get_secret_value() if auth.basic_password else None,
-    )
+    access, problems = build_access(settings)
+    if problems:
+        raise SettingsError(problems)
     options = Options(
         database_url=settings.database_url_resolved(),
         runbooks=list(settings.runbooks),
@@ -222,7 +225,8 @@ def create_app(
     )
     return build_app(
         options,
-        credentials=credentials,
+        credentials=access.shared,
+        access=access,
         max_body_bytes=settings.server.max_body_bytes,
         specs=specs,
         connector_settings=load_connector_settings(specs, settings.connectors),

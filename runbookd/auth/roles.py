@@ -1,0 +1,97 @@
+"""``Role`` (ordered: viewer < responder < approver < admin) and ``Principal``, who did something.
+
+A principal is what the journal records with every human or external action, so it is plain
+data with a stable JSON form (``to_json`` / ``from_json``); journal entries written before users
+existed carry none and decode to ``None``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
+
+#: Through what an action came. ``cli`` is what the runbookd CLI says it is (its User-Agent):
+#: informational, like the address, never a credential.
+Via = Literal["web", "api", "cli", "slack", "pagerduty", "alertmanager"]
+VIAS: tuple[str, ...] = get_args(Via)
+
+
+class Role(enum.IntEnum):
+    """What a principal may do; each role may do everything the roles below it may."""
+
+    VIEWER = 1  # read incidents, timelines, approvals, schedules, the audit log
+    RESPONDER = 2  # ack, note, resolve, close, reopen
+    APPROVER = 3  # also decide approval gates
+    ADMIN = 4  # also reload, on-call overrides, silences
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        """``"approver"`` -> ``Role.APPROVER``; ValueError naming the known roles."""
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            known = ", ".join(str(r) for r in cls)
+            raise ValueError(f"unknown role {text!r}; known roles: {known}") from None
+
+
+ROLE_NAMES: tuple[str, ...] = tuple(str(r) for r in Role)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who acts, with which role, through what, from which address.
+
+    ``named`` is False for the shared credentials (the single ``auth.bearer_token``, or no auth
+    at all): then the server does not know the person, and the name a request claims (``by``)
+    is the best it has -- ``claiming`` puts it in, marked as claimed.
+    """
+
+    name: str
+    role: Role
+    via: Via
+    address: str | None = None
+    teams: tuple[str, ...] = field(default=())
+    named: bool = True
+
+    def may(self, role: Role) -> bool:
+        return self.role >= role
+
+    def in_team(self, team: str) -> bool:
+        return team in self.teams
+
+    def claiming(self, by: str | None) -> Principal:
+        """The principal to record for an action whose body says ``by``: a known user stays
+        who they are (the server's identity wins); a shared credential takes the claim."""
+        if self.named or not by:
+            return self
+        return replace(self, name=by)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "role": str(self.role), "via": self.via}
+        if self.address:
+            out["address"] = self.address
+        if self.teams:
+            out["teams"] = list(self.teams)
+        if not self.named:
+            out["claimed"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Principal | None:
+        """The principal a journal entry carries, or None for entries older than users."""
+        if not data:
+            return None
+        via = str(data.get("via", "api"))
+        return cls(
+            name=str(data["name"]),
+            role=Role.parse(str(data.get("role", "admin"))),
+            via=via if via in VIAS else "api",  # type: ignore[arg-type]  # checked just above
+            address=data.get("address"),
+            teams=tuple(data.get("teams", ())),
+            named=not data.get("claimed", False),
+        )
