@@ -4,37 +4,21 @@ on a database whose incidents the engine thread stored (one resolved, one still 
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 
 from runbookd.api.auth import Credentials
 from runbookd.cli.main import main
 from runbookd.server.app import build_app
 from runbookd.service.core import Options
 from tests.unit.postmortem.rig import PAYMENT, Rig, database_url, run_payment_outage
+from tests.unit.runbookd.live_app import live
 
 TOKEN = "pm-test-token-9f2c"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that signals once it listens (the fixture waits on an event, not a sleep)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.ready.set()
 
 
 @dataclass
@@ -59,21 +43,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             Options(database_url=url, runbooks=[PAYMENT], dry_run=True),
             credentials=Credentials(bearer_token=TOKEN),
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, loop="asyncio")
-        server = _Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            assert server.ready.wait(timeout=60), "the app did not start within 60 s"
-            assert server.started, "the app failed to start"
-            yield Api(f"http://127.0.0.1:{port}")
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-            sock.close()
+        with live(app) as url:
+            yield Api(url)
 
 
 def test_postmortem_in_three_formats(api: Api) -> None:

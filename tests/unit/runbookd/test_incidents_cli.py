@@ -5,18 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Query
 from pydantic import BaseModel
 
 from runbookd.cli.main import main
+from tests.unit.runbookd.live_app import live
 
 TOKEN = "s3cret-token-value"
 
@@ -199,41 +198,12 @@ class FakeServer:
         return app
 
 
-class _Server(uvicorn.Server):
-    """uvicorn that signals when it listens, so the fixture waits on an event, not a sleep."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.ready.set()
-
-
 @pytest.fixture(scope="module")
 def running() -> Iterator[FakeServer]:
     fake = FakeServer()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        fake.app(), log_level="warning", lifespan="off", access_log=False, loop="asyncio"
-    )
-    server = _Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        assert server.ready.wait(timeout=15), "the test server did not start within 15 s"
-        assert server.started, "the test server failed to start"
-        fake.url = f"http://127.0.0.1:{port}"
+    with live(fake.app(), lifespan="off") as url:
+        fake.url = url
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @pytest.fixture

@@ -3,15 +3,12 @@ on loopback, on a database whose incident the engine thread stored and with one 
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import insert
 
 from runbookd.api.auth import Credentials
@@ -19,23 +16,10 @@ from runbookd.server.app import build_app
 from runbookd.service.core import Options
 from runbookd.store.tables import DrillRun
 from tests.unit.postmortem.rig import PAYMENT, T0, Rig, database_url, run_payment_outage
+from tests.unit.runbookd.live_app import live
 
 TOKEN = "runbook-pages-token-5d1e"
 RUNBOOK = "payment-channel-abnormal"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that signals once it listens (the fixture waits on an event, not a sleep)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.ready.set()
 
 
 @dataclass
@@ -65,21 +49,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             Options(database_url=url, runbooks=[PAYMENT], dry_run=True),
             credentials=Credentials(bearer_token=TOKEN),
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, loop="asyncio")
-        server = _Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            assert server.ready.wait(timeout=60), "the app did not start within 60 s"
-            assert server.started, "the app failed to start"
-            yield Site(f"http://127.0.0.1:{port}")
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-            sock.close()
+        with live(app) as url:
+            yield Site(url)
 
 
 def _drill(at: datetime, *, passed: bool, score: float) -> dict[str, object]:
