@@ -209,6 +209,10 @@ async def apply_action(
     return await asyncio.to_thread(read_incident, service, incident_id)
 
 
+#: The principal of an action on an incident: 401 without credentials, 403 below responder.
+Responder = Annotated[Principal, Depends(require_role(Role.RESPONDER))]
+
+
 def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=dependencies)
 
@@ -272,8 +276,6 @@ def incidents_router(service: Service, dependencies: list[Depends]) -> APIRouter
         who = principal.claiming(payload["by"])
         payload = {**payload, "by": who.name, "principal": who.to_json()}
         return await apply_action(service, incident_id, payload)
-
-    Responder = Annotated[Principal, Depends(require_role(Role.RESPONDER))]
 
     @router.post(
         "/{incident_id}/ack",
