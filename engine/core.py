@@ -45,6 +45,7 @@ from runbookd.engine.limits import Rails
 from runbookd.engine.oncall import OnCallLookup
 from runbookd.engine.outcomes import Fate, FateKind
 from runbookd.engine.rules import Matcher
+from runbookd.engine.silences import Mutes
 from runbookd.engine.templating import TemplateError, render_value
 from runbookd.engine.timers import Timer, TimerQueue
 from runbookd.engine.timing import RETENTION
@@ -80,6 +81,8 @@ class EngineCore(abc.ABC):
         self.timers = TimerQueue()
         self.incidents: dict[str, Incident] = {}
         self.rails = Rails()
+        #: silences (journaled) and maintenance windows (from the library entry): engine.muting
+        self.mutes = Mutes()
         self._open: dict[tuple[str, str], str] = {}
         #: open incidents per runbook, to skip runbooks an event cannot concern
         self._open_count: collections.Counter[str] = collections.Counter()
@@ -222,6 +225,8 @@ class EngineCore(abc.ABC):
         incident = self.incidents.get(p["incident"])
         if incident is None or not incident.is_open:
             return
+        if kind in ("escalate", "status", "notify_retry") and self._paging_held(incident, timer):
+            return  # every firing alert is muted: armed again for the mute's end
         if kind == "escalate":
             if incident.status is Status.open:
                 self.escalate(incident, p["reason"])
@@ -310,6 +315,12 @@ class EngineCore(abc.ABC):
     def _recovered(self, incident: Incident, reason: str) -> None: ...
     @abc.abstractmethod
     def _resolve(self, incident: Incident, reason: str, by: str | None = None) -> None: ...
+
+    # engine.muting
+    @abc.abstractmethod
+    def _muted_open(self, compiled: CompiledRunbook, key: str, event: Event | None) -> bool: ...
+    @abc.abstractmethod
+    def _paging_held(self, incident: Incident, timer: Timer) -> bool: ...
 
     # engine.retention
     @abc.abstractmethod

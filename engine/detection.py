@@ -31,6 +31,7 @@ from runbookd.engine.keys import incident_key
 from runbookd.engine.lang.durations import format_duration
 from runbookd.engine.outcomes import outcome_data
 from runbookd.engine.rules import Firing, shard
+from runbookd.engine.silences import alert_labels
 
 
 class Detection(EngineCore):
@@ -107,6 +108,8 @@ class Detection(EngineCore):
         self._attached.clear()
         self._forget()
         self._current, self._fates = event, []
+        labels = alert_labels(event.name, event.labels)
+        mute = self.mutes.find(labels, self.clock.now(), None)
         try:
             for compiled in self.runbooks.values():
                 if compiled.runbook.id != self._fallback:
@@ -122,7 +125,12 @@ class Detection(EngineCore):
                     self.clock.now(),
                     None,  # on no incident's timeline: its incident is in the data
                     None,
-                    outcome_data(event, self._fates, fallback.runbook.id if fallback else None),
+                    outcome_data(
+                        event,
+                        self._fates,
+                        fallback.runbook.id if fallback else None,
+                        mute.to_dict() if mute is not None else None,
+                    ),
                 )
             )
         finally:

@@ -78,6 +78,9 @@ class Incident:
     steps: dict[str, StepState] = field(default_factory=dict)
     impacts: dict[str, Any] = field(default_factory=dict)
     timeline: list[Command] = field(default_factory=list)
+    #: while paging is paused by a silence or window (engine.muting): ``by`` (what mutes it,
+    #: described) and ``since`` (ISO time); None otherwise
+    paused: dict[str, str] | None = None
     #: when the engine may drop it from memory (set when it stops being open, see
     #: Engine.retention); the store keeps its row and timeline for good
     retire_at: datetime | None = None

@@ -120,6 +120,8 @@ class Lifecycle(EngineCore):
     def _open_incident(
         self, compiled: CompiledRunbook, index: int, key: str, event: Event | None
     ) -> None:
+        if self._muted_open(compiled, key, event):
+            return  # a silence or maintenance window: the event's outcome says which
         rb = compiled.runbook
         cls = rb.classification
         labels = dict(event.labels) if event is not None else {}

@@ -20,15 +20,26 @@ from typing import Any, Literal
 
 from runbookd.engine.events import Event
 
-FateKind = Literal["opened", "joined", "pending", "counted", "held", "heartbeat", "observed"]
+FateKind = Literal[
+    "opened", "joined", "silenced", "pending", "counted", "held", "heartbeat", "observed"
+]
 OutcomeKind = Literal[
-    "opened", "joined", "pending", "counted", "held", "heartbeat", "observed", "unmatched"
+    "opened",
+    "joined",
+    "silenced",
+    "pending",
+    "counted",
+    "held",
+    "heartbeat",
+    "observed",
+    "unmatched",
 ]
 
 #: Every outcome, most decisive first: the record's ``outcome`` is the first one that happened.
 OUTCOMES: tuple[OutcomeKind, ...] = (
     "opened",  # opened incident X
     "joined",  # attached to the open incident X
+    "silenced",  # a silence or maintenance window kept it from opening an incident (see below)
     "pending",  # waits as one half of a correlation in runbook R, until a time
     "counted",  # counted towards a runbook's count window (n of count)
     "held",  # a `for:` hold started or is running, until a time
@@ -58,12 +69,23 @@ class Fate:
         return out
 
 
-def outcome_data(event: Event, fates: list[Fate], fallback: str | None) -> dict[str, Any]:
+def outcome_data(
+    event: Event,
+    fates: list[Fate],
+    fallback: str | None,
+    silenced_by: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The ``alert_outcome`` command's data for ``event``.
 
     ``fallback``: the fallback runbook that took the event because no other one did; its fates
     are the fallback's, and the outcome stays ``unmatched`` (that is what the event was: the
-    fallback is only the safety net, and the unmatched metric counts it).
+    fallback is only the safety net, and the unmatched metric counts it) -- unless a silence
+    kept the fallback from opening an incident.
+
+    ``silenced_by``: the silence or window muting the event whatever runbook takes it
+    (``engine.silences.Mute.to_dict``). Such an event's outcome is ``silenced`` even when it
+    did something else too (joined an open incident, counted towards a window): the results
+    underneath say what; a person asking "why was nobody paged" reads the silence first.
     """
     results = [f.to_dict() for f in fates]
     if fallback is not None:
@@ -73,6 +95,13 @@ def outcome_data(event: Event, fates: list[Fate], fallback: str | None) -> dict[
     outcome: OutcomeKind = (
         "unmatched" if fallback is not None or decisive is None else decisive.kind
     )
+    if silenced_by is None and decisive is not None and decisive.kind == "silenced":
+        silenced_by = dict(decisive.detail)
+    if silenced_by is not None:
+        outcome = "silenced"
+        if not any(r["outcome"] == "silenced" for r in results):
+            # The store keeps the results: the silence is named there too (describe reads it).
+            results.insert(0, {"outcome": "silenced", **silenced_by})
     return {
         "event": event.name,
         "event_kind": event.kind,
@@ -84,6 +113,7 @@ def outcome_data(event: Event, fates: list[Fate], fallback: str | None) -> dict[
         "incident": decisive.incident if decisive is not None else None,
         "runbook": decisive.runbook if decisive is not None else None,
         "results": results,
+        **({"silenced_by": silenced_by} if silenced_by is not None else {}),
     }
 
 
@@ -107,6 +137,7 @@ def describe(data: dict[str, Any]) -> str:
     until = first.get("until")
     text = {
         "opened": f"opened {incident} ({runbook})",
+        "silenced": f"silenced by {_muted_by(first)}",
         "joined": f"joined {incident} ({runbook})",
         "pending": f"waits as half of a correlation in {runbook} until {until}",
         "counted": f"counted towards {runbook} ({first.get('count')} of {first.get('of')})",
@@ -115,6 +146,14 @@ def describe(data: dict[str, Any]) -> str:
         "observed": f"seen by {incident} ({runbook})",
         "unmatched": "matched no runbook",
     }.get(str(outcome), str(outcome))
+    if outcome == "silenced" and incident:
+        text += f"; it concerns {incident} ({runbook})"
     if outcome == "unmatched" and incident:
         text += f"; the fallback {runbook} {first.get('outcome')} {incident}"
     return text
+
+
+def _muted_by(by: dict[str, Any]) -> str:
+    if "silence" in by:
+        return f"silence {by['silence']}"
+    return f"maintenance window {by.get('window')}"

@@ -15,6 +15,7 @@ do not import one another (verification extends steps):
     lifecycle      open, attach, raise, recover, resolve, acknowledge, close, reopen, notes
     retention      settled incidents leave memory and come back; idle state is swept
     escalation     levels, notifications and their retries, escalate
+    muting         silences and maintenance windows: no incident opens, paging pauses
     verification   call results, verification, rollback, impact figures, handling timers
     steps          the step machine: conditions, approvals, safety rails, dispatch, retries
     core           the state, commands, calls and timers, timer dispatch, the hooks
@@ -28,10 +29,11 @@ from __future__ import annotations
 from runbookd.engine.detection import Detection
 from runbookd.engine.escalation import Escalation
 from runbookd.engine.lifecycle import Lifecycle
+from runbookd.engine.muting import Muting
 from runbookd.engine.retention import Retention
 from runbookd.engine.steps import Steps
 from runbookd.engine.verification import Verification
 
 
-class Engine(Detection, Lifecycle, Retention, Escalation, Verification, Steps):
+class Engine(Detection, Lifecycle, Retention, Escalation, Muting, Verification, Steps):
     """The rules engine: every concern's mixin over ``engine.core.EngineCore``."""

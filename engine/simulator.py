@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from runbookd.connectors.base import ConnectorError, RetryableError
 from runbookd.connectors.fake import FakeConnectors
@@ -71,6 +72,10 @@ class Simulator:
 
     def add_note(self, incident_id: str, text: str, by: str) -> None:
         self._absorb(self.engine.add_note(incident_id, text, by))
+
+    def silence(self, payload: dict[str, Any]) -> None:
+        """A silence journal entry (``op: add`` or ``expire``; engine.silences)."""
+        self._absorb(self.engine.silence(payload))
 
     # --- lookups --------------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ from fastapi.params import Depends
 from sqlalchemy import Row, Select, select
 from sqlmodel import Field, SQLModel
 
-from runbookd.alerts.matchers import Matcher, MatcherError, matches_all, parse_matchers
 from runbookd.api.incidents import _utc, _utc_param, read_rows
 from runbookd.api.problems import errors
+from runbookd.engine.matchers import Matcher, MatcherError, matches_all, parse_matchers
 from runbookd.engine.outcomes import OUTCOMES, describe
 from runbookd.service.core import Service
 from runbookd.store import tables as t
@@ -33,7 +33,15 @@ SCAN_MAX = 20_000
 _PAGE = 1_000
 
 Outcome = Literal[
-    "opened", "joined", "pending", "counted", "held", "heartbeat", "observed", "unmatched"
+    "opened",
+    "joined",
+    "silenced",
+    "pending",
+    "counted",
+    "held",
+    "heartbeat",
+    "observed",
+    "unmatched",
 ]
 assert set(get_args(Outcome)) == set(OUTCOMES)  # one list of outcomes, checked at import
 

@@ -16,8 +16,9 @@ class Problem(SQLModel):
 
 
 _WHY = {
+    400: "a field is invalid; the message names it (a silence's matchers or times)",
     401: "auth is configured and the credentials are missing or wrong",
-    404: "no such incident, approval, follow-up item, schedule or override",
+    404: "no such incident, approval, follow-up item, schedule, override or silence",
     409: "the incident's or step's state does not allow this (e.g. already resolved)",
     503: "the store is unavailable, or the engine has not applied the change yet: retry",
 }

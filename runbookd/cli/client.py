@@ -145,6 +145,15 @@ class Client:
         path = f"/api/v1/oncall/{_segment(schedule)}/calendar.ics"
         return self._send("GET", path, headers={"Accept": "text/calendar"}).text
 
+    def silences(self, state: str | None = None) -> Json:
+        return self._request("GET", "/api/v1/silences", params={"state": state} if state else {})
+
+    def add_silence(self, body: Mapping[str, Any]) -> Json:
+        return self._request("POST", "/api/v1/silences", json=dict(body))
+
+    def expire_silence(self, silence_id: str) -> Json:
+        return self._request("DELETE", f"/api/v1/silences/{_segment(silence_id)}")
+
     def _action(self, incident_id: str, action: str, body: Mapping[str, Any]) -> Json:
         return self._request(
             "POST", f"/api/v1/incidents/{_segment(incident_id)}/{action}", json=dict(body)

@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         oncall,
         postmortem,
         serve,
+        silence,
         toolchain,
         users,
     )
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     checkconfig.add_parser(sub)
     incidents.add_parser(sub)
     oncall.add_parser(sub)
+    silence.add_parser(sub)
     postmortem.add_parser(sub)
     connectors.add_parser(sub)
     drill.add_parser(sub)

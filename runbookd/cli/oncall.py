@@ -8,41 +8,17 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from runbookd.cli.client import DEFAULT_URL, ApiError, Client, Unreachable
+from runbookd.cli.client import Client
+from runbookd.cli.remote import common_options, run
 
 PROG = "runbookd oncall"
 
 
 def _run(args: argparse.Namespace, call: Callable[[Client], Any]) -> int:
-    url = getattr(args, "url", None) or os.environ.get("RUNBOOKD_URL") or DEFAULT_URL
-    token = getattr(args, "token", None) or os.environ.get("RUNBOOKD_TOKEN") or None
-    if not url.startswith(("http://", "https://")):
-        print(f"{PROG}: --url must start with http:// or https://, got {url!r}", file=sys.stderr)
-        return 2
-    try:
-        with Client(url, token) as api:
-            data = call(api)
-    except Unreachable as exc:
-        print(
-            f"{PROG}: {exc}; is the server running? start it with `runbookd serve`", file=sys.stderr
-        )
-        return 3
-    except ApiError as exc:
-        print(f"{PROG}: {exc.status} {exc.detail}", file=sys.stderr)
-        return 1
-    if isinstance(data, str):
-        sys.stdout.write(data)
-    elif getattr(args, "json", False):
-        print(json.dumps(data, indent=2))
-    else:
-        _print(data)
-    return 0
+    return run(PROG, args, call, _print)
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -90,17 +66,7 @@ def _cmd_calendar(args: argparse.Namespace) -> int:
 
 
 def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--url",
-        default=argparse.SUPPRESS,
-        help=f"server base URL (default: $RUNBOOKD_URL or {DEFAULT_URL})",
-    )
-    common.add_argument(
-        "--token", default=argparse.SUPPRESS, help="API bearer token (default: $RUNBOOKD_TOKEN)"
-    )
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="raw JSON")
-    return common
+    return common_options()
 
 
 def _actions() -> dict[str, argparse.ArgumentParser]:

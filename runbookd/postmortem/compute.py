@@ -27,6 +27,7 @@ from runbookd.postmortem.model import (
     Summary,
     Timings,
 )
+from runbookd.postmortem.muted import paging_suppressed
 from runbookd.postmortem.narrative import what_happened
 
 #: Incident statuses after which the summary is final rather than a draft.
@@ -106,7 +107,7 @@ def compute(
         generated=now,
         warnings=list(warnings),
     )
-    summary.what_happened = what_happened(summary)
+    summary.what_happened = what_happened(summary) + paging_suppressed(timeline, end)
     return summary
 
 

@@ -30,6 +30,7 @@ from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
 from runbookd.api.principals import Access, principal_of, require_role
 from runbookd.api.runbooks import runbooks_router
+from runbookd.api.silences import silences_router
 from runbookd.auth.roles import Role
 from runbookd.config.settings import SettingsError
 from runbookd.connectors.base import ConnectorSpec, Settings
@@ -143,6 +144,7 @@ def build_app(
     )
     app.include_router(approvals_router(service, guard))
     app.include_router(oncall_router(service, guard))
+    app.include_router(silences_router(service, guard))
     # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
     app.include_router(web_router(service, credentials, guard))
 

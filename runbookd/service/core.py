@@ -35,10 +35,11 @@ from runbookd.service.cluster import ClusterOptions, cluster_view, make_lease
 from runbookd.service.gauges import read_cluster_gauges, read_store_gauges
 from runbookd.service.journal import library_payload
 from runbookd.service.metrics import Metrics
-from runbookd.service.oncall import OnCallWorker, Overrides
+from runbookd.service.oncall import Overrides
 from runbookd.service.outbound import outbound_client
 from runbookd.service.outcomes import UnmatchedCounter
 from runbookd.service.ports import JournalInbox, OutboxPort
+from runbookd.service.silences import SilenceBook, SilenceWorker
 from runbookd.service.snapshots import SnapshotPolicy
 from runbookd.store import db
 from runbookd.store.writer import EntryJob, Writer
@@ -77,6 +78,7 @@ class Options:
     drills: tuple[DrillJob, ...] = ()
     schedules: tuple[Path, ...] = ()
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    windows: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Service:
@@ -97,11 +99,12 @@ class Service:
         self.lease = make_lease(options.database_url, cluster)
         # One lock for every write transaction in this process (journal writer, engine thread).
         write_lock = threading.Lock()
-        #: on-call schedules and their journaled overrides (runbookd.service.oncall)
-        self.oncall = Overrides()
-        self.worker = OnCallWorker(
+        #: on-call overrides and silences as journaled (runbookd.service.oncall, .silences)
+        self.oncall, self.silences = Overrides(), SilenceBook(self.metrics.silences_active)
+        self.worker = SilenceWorker(
             self.db,
             overrides=self.oncall,
+            silences=self.silences,
             lock=write_lock,
             dry_run=options.dry_run,
             batch_max=options.engine_batch_max,
@@ -152,6 +155,7 @@ class Service:
         except Exception as exc:
             raise StartError(f"cannot prepare the database: {type(exc).__name__}: {exc}") from exc
         await asyncio.to_thread(self.oncall.load, self.db)
+        await asyncio.to_thread(self.silences.load, self.db)
         cluster = self.options.cluster
         self.writer.start()
         if cluster.runs_engine:
@@ -165,11 +169,9 @@ class Service:
             self.worker.watch()
         self.http = outbound_client(self.options.workers)
         if not cluster.runs_engine:
-            # The ingest role journals no library: it keeps no engine state to compare with,
-            # and would replace the leader's runbooks by its own copy at every start.
+            # The ingest role journals no library: it would replace the leader's at every start.
             return  # no executor, polls or drills either
-        # Replicas: the library is applied when a leader exists, which may be later than now.
-        # The replica started (or reloaded) last sets the library all of them run.
+        # Replicas: applied once a leader exists; the replica started (or reloaded) last wins.
         await self.record_library(library, wait=not cluster.enabled)
         self.metrics.leader.set_function(lambda: 1 if self.leads() else 0)
         self.executor = Executor(
@@ -230,8 +232,7 @@ class Service:
     async def _drill_once(self, job: DrillJob) -> None:
         if not self.leads():  # one replica runs the scheduled drills: the leader
             return
-        # Drills are CPU work on their own engines, never the service's: a thread keeps the
-        # event loop answering webhooks meanwhile.
+        # Drills are CPU work on their own engines: a thread keeps the loop answering webhooks.
         compiled = self.library.compiled() if self.library is not None else []
         results = await asyncio.to_thread(run_drill_job, job, compiled, self.db)
         failed = [r.runbook_id for r in results if not r.passed]
@@ -271,7 +272,7 @@ class Service:
 
         ``wait``: until the engine applied it (with replicas, that needs a leader)."""
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
-        payload = library_payload(files, retention=self.options.engine_retention)
+        payload = library_payload(files, self.options.engine_retention, self.options.windows)
         digest = hashlib.sha256(repr(payload).encode()).hexdigest()
         if digest == self.worker.library_digest:
             return False

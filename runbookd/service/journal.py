@@ -7,7 +7,7 @@ replay needs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,9 @@ from runbookd.store.codec import loads
 
 
 def library_payload(
-    files: list[tuple[str, str]], retention: float = RETENTION.total_seconds()
+    files: list[tuple[str, str]],
+    retention: float = RETENTION.total_seconds(),
+    windows: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The journal form of a runbook library: file names and texts, so replay needs no files.
 
@@ -29,11 +31,17 @@ def library_payload(
     journaled, so a replay drops resolved incidents from memory exactly when the first run did.
     Libraries journaled before retention existed have none, and replay keeps every incident up
     to them, as the version that wrote them did.
+
+    ``windows``: the config's ``time_intervals`` and ``maintenance_windows`` (engine.windows),
+    for the same reason; absent when none are configured, so earlier digests stay the same.
     """
-    return {
+    out: dict[str, Any] = {
         "files": [{"file": f, "text": text} for f, text in sorted(files)],
         "retention_s": retention,
     }
+    if windows:
+        out["windows"] = dict(windows)
+    return out
 
 
 def compile_payload(payload: dict[str, Any]) -> list[CompiledRunbook]:

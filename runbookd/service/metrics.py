@@ -134,6 +134,11 @@ class Metrics:
             "The engine's watermark: the last journal sequence number it applied.",
             registry=r,
         )
+        self.silences_active = Gauge(
+            "runbookd_silences_active",
+            "Silences muting alerts now (made with the API, the CLI or the page; not windows).",
+            registry=r,
+        )
         self.writer_queue = Gauge(
             "runbookd_writer_queue_depth",
             "Jobs waiting for the journal writer thread (webhook batches, acknowledgements, "

@@ -23,12 +23,12 @@ from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2.sandbox import SandboxedEnvironment
 
-from runbookd.alerts.matchers import MatcherError, parse_matchers
 from runbookd.api.alerts import list_outcomes, outcome_query
 from runbookd.api.approvals import decide_approval
 from runbookd.api.auth import Credentials
 from runbookd.api.incidents import apply_action
 from runbookd.engine.keys import missing_labels
+from runbookd.engine.matchers import MatcherError, parse_matchers
 from runbookd.engine.outcomes import OUTCOMES
 from runbookd.service.core import Service
 from runbookd.web import facts, queries, reports

@@ -10,9 +10,9 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Engine
 
-from runbookd.alerts.matchers import parse_matchers
 from runbookd.api import alerts as api
 from runbookd.engine.commands import Command
+from runbookd.engine.matchers import parse_matchers
 from runbookd.service.core import Service
 from runbookd.service.outcomes import store_outcomes
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runbookd.alerts.matchers import MatcherError, matches_all, parse_matchers
+from runbookd.engine.matchers import MatcherError, matches_all, parse_matchers
 
 LABELS = {"alertname": "HostOutOfMemory", "severity": "critical", "job": "node"}
 

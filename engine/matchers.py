@@ -2,8 +2,10 @@
 
 What people already type into Alertmanager's UI and ``amtool`` (``=``, ``!=``, ``=~``, ``!~``;
 values quoted with Go-style escapes, or bare; regexes anchored at both ends, as Alertmanager
-anchors them). Used to filter the alerts runbookd received (``GET /api/v1/alerts``); a label the
-alert does not carry has the value ``""``, so ``{service=""}`` finds alerts without one.
+anchors them). Used to filter the alerts runbookd received (``GET /api/v1/alerts``) and by
+silences and maintenance windows (``engine.silences``), which is why it lives in the engine: the
+engine imports nothing above it. A label the alert does not carry has the value ``""``, so
+``{service=""}`` finds alerts without one.
 """
 
 from __future__ import annotations
