@@ -34,6 +34,7 @@ CommandKind = Literal[
     "reopen",
     "impact",
     "note",
+    "suppress",  # an open incident inhibited another runbook's firing (engine.inhibition)
     "alert_outcome",  # what became of one ingested event (engine.outcomes); never on a timeline
 ]
 
@@ -102,5 +103,9 @@ class Command:
             "reopen": lambda: f"by {d.get('by')}: {d.get('reason')}",
             "impact": lambda: f"{d.get('id')} = {d.get('value')!r}",
             "note": lambda: f"{d.get('text')}",
+            "suppress": lambda: (
+                f"suppressed {d.get('suppressed_runbook')}'s {d.get('event')!r}"
+                f" ({d.get('trigger')}, key {d.get('key')!r})"
+            ),
             "alert_outcome": lambda: f"{d.get('event')!r} ({d.get('status')}): {describe(dict(d))}",
         }[self.kind]()

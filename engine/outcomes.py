@@ -20,15 +20,26 @@ from typing import Any, Literal
 
 from runbookd.engine.events import Event
 
-FateKind = Literal["opened", "joined", "pending", "counted", "held", "heartbeat", "observed"]
+FateKind = Literal[
+    "opened", "joined", "suppressed", "pending", "counted", "held", "heartbeat", "observed"
+]
 OutcomeKind = Literal[
-    "opened", "joined", "pending", "counted", "held", "heartbeat", "observed", "unmatched"
+    "opened",
+    "joined",
+    "suppressed",
+    "pending",
+    "counted",
+    "held",
+    "heartbeat",
+    "observed",
+    "unmatched",
 ]
 
 #: Every outcome, most decisive first: the record's ``outcome`` is the first one that happened.
 OUTCOMES: tuple[OutcomeKind, ...] = (
     "opened",  # opened incident X
     "joined",  # attached to the open incident X
+    "suppressed",  # would open runbook R's incident, but the open incident X inhibits R
     "pending",  # waits as one half of a correlation in runbook R, until a time
     "counted",  # counted towards a runbook's count window (n of count)
     "held",  # a `for:` hold started or is running, until a time
@@ -108,6 +119,11 @@ def describe(data: dict[str, Any]) -> str:
     text = {
         "opened": f"opened {incident} ({runbook})",
         "joined": f"joined {incident} ({runbook})",
+        "suppressed": (
+            f"{runbook} resolved while suppressed by {incident}"
+            if first.get("resolved")
+            else f"{runbook} suppressed by {incident} ({first.get('by_runbook')})"
+        ),
         "pending": f"waits as half of a correlation in {runbook} until {until}",
         "counted": f"counted towards {runbook} ({first.get('count')} of {first.get('of')})",
         "held": f"held by {runbook}'s for: until {until}",
