@@ -38,8 +38,8 @@ from runbookd.engine.commands import Command, CommandKind
 from runbookd.engine.compiler import SEQ_FIELD, CompiledRunbook
 from runbookd.engine.errors import EngineError
 from runbookd.engine.events import Event
-from runbookd.engine.incident import Incident, Status
 from runbookd.engine.held import Held
+from runbookd.engine.incident import Incident, Status
 from runbookd.engine.keys import IncidentIds
 from runbookd.engine.lang.durations import format_duration
 from runbookd.engine.limits import Rails

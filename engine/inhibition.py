@@ -29,7 +29,9 @@ from runbookd.engine.incident import Incident
 class Inhibition(EngineCore):
     """Mixed into ``Engine``: suppress the firings of inhibited runbooks, release them later."""
 
-    def _inhibitor(self, compiled: CompiledRunbook, key: str, event: Event | None) -> Incident | None:
+    def _inhibitor(
+        self, compiled: CompiledRunbook, key: str, event: Event | None
+    ) -> Incident | None:
         """The open incident that inhibits opening ``compiled``'s incident for ``key`` now, if
         any: the first rule in declaration order, the earliest-opened of its incidents."""
         for rule in compiled.runbook.detection.inhibited_by:
@@ -85,7 +87,9 @@ class Inhibition(EngineCore):
                 return inhibitor
         return None
 
-    def _drop_held(self, compiled: CompiledRunbook, key: str, event: Event | None, name: str) -> None:
+    def _drop_held(
+        self, compiled: CompiledRunbook, key: str, event: Event | None, name: str
+    ) -> None:
         """The held firing stopped: a resolved copy of the alert came, or the heartbeat an
         ``absent`` trigger waited for. It will open nothing when its inhibitor resolves."""
         rid = compiled.runbook.id

@@ -51,7 +51,9 @@ def _entries(item: LoadedRunbook, by_id: Mapping[str, LoadedRunbook]) -> list[Di
             )
         elif other.runbook.detection.fallback:
             found.append(
-                item.at((*at, "runbook"), f"{entry.runbook!r} is a fallback runbook; it cannot inhibit")
+                item.at(
+                    (*at, "runbook"), f"{entry.runbook!r} is a fallback runbook; it cannot inhibit"
+                )
             )
         elif rb.detection.fallback:
             found.append(item.at((*at, "runbook"), "a fallback runbook cannot be inhibited"))
