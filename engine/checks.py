@@ -17,6 +17,7 @@ from runbookd.connectors.base import ConnectorSpec
 from runbookd.engine.compiler import compile_runbook
 from runbookd.engine.lang.checks_calls import check_call, check_template
 from runbookd.engine.lang.checks_fields import check_condition, check_event_path
+from runbookd.engine.lang.checks_inhibition import check_inhibitions
 from runbookd.engine.lang.checks_steps import StepScope, outcome_problems
 from runbookd.engine.lang.diagnostics import Diagnostic
 from runbookd.engine.lang.loader import LoadedRunbook
@@ -49,8 +50,8 @@ def check_runbook(loaded: LoadedRunbook, specs: Mapping[str, ConnectorSpec]) -> 
 def check_all(
     loaded: Sequence[LoadedRunbook], specs: Mapping[str, ConnectorSpec], *, load_rules: bool = True
 ) -> list[Diagnostic]:
-    """Each runbook's problems, runbook ids used twice, and -- for the runbooks with no other
-    problem -- whether their compiled rules load in durable_rules."""
+    """Each runbook's problems, runbook ids used twice, inhibitions between them, and -- for the
+    runbooks with no other problem -- whether their compiled rules load in durable_rules."""
     found: list[Diagnostic] = []
     owner: dict[str, LoadedRunbook] = {}
     clean: list[LoadedRunbook] = []
@@ -65,6 +66,7 @@ def check_all(
         found.extend(problems)
         if not problems:
             clean.append(item)
+    found.extend(check_inhibitions(loaded))  # they name other runbooks: checked across them
     if load_rules:
         found.extend(_rules_problems(clean))
     return found

@@ -34,6 +34,7 @@ CommandKind = Literal[
     "reopen",
     "impact",
     "note",
+    "suppress",  # an open incident inhibited another runbook's firing (engine.inhibition)
     "alert_outcome",  # what became of one ingested event (engine.outcomes); never on a timeline
 ]
 
@@ -76,9 +77,9 @@ class Command:
             "notify": lambda: (
                 f"level={d.get('level')} via {d.get('connector')} ({d.get('reason')})"
             ),
-            "acknowledge": lambda: f"by {d.get('by')}",
+            "acknowledge": lambda: f"by {who(d)}",
             "request_approval": lambda: f"step={d.get('step')} until {d.get('deadline')}",
-            "decide_approval": lambda: f"step={d.get('step')} {d.get('decision')} by {d.get('by')}",
+            "decide_approval": lambda: f"step={d.get('step')} {d.get('decision')} by {who(d)}",
             "run_step": lambda: (
                 f"{d.get('role')} {d.get('step')} via {d.get('connector')} attempt {d.get('attempt')}"
             ),
@@ -97,10 +98,30 @@ class Command:
             "escalate": lambda: f"to level={d.get('level')} ({d.get('reason')})",
             "start_timer": lambda: f"{d.get('name')} due {d.get('due')}",
             "cancel_timer": lambda: f"{d.get('name')}",
-            "resolve": lambda: f"{d.get('reason')}" + (f" by {d['by']}" if d.get("by") else ""),
-            "close": lambda: f"by {d.get('by')}",
-            "reopen": lambda: f"by {d.get('by')}: {d.get('reason')}",
+            "resolve": lambda: f"{d.get('reason')}" + (f" by {who(d)}" if d.get("by") else ""),
+            "close": lambda: f"by {who(d)}",
+            "reopen": lambda: f"by {who(d)}: {d.get('reason')}",
             "impact": lambda: f"{d.get('id')} = {d.get('value')!r}",
-            "note": lambda: f"{d.get('text')}",
+            "note": lambda: f"{d.get('text')}" + (f" ({who(d)})" if d.get("actor") else ""),
+            "suppress": lambda: (
+                f"suppressed {d.get('suppressed_runbook')}'s {d.get('event')!r}"
+                f" ({d.get('trigger')}, key {d.get('key')!r})"
+            ),
             "alert_outcome": lambda: f"{d.get('event')!r} ({d.get('status')}): {describe(dict(d))}",
         }[self.kind]()
+
+
+def who(data: Mapping[str, Any]) -> str:
+    """Who did a person's act: ``ana (responder) via slack from 10.0.0.5`` when the service
+    recorded the actor (``runbookd.service.actions``), else the name alone."""
+    actor = data.get("actor")
+    if not isinstance(actor, Mapping) or not actor.get("name"):
+        return str(data.get("by"))
+    out = str(actor["name"])
+    if actor.get("role"):
+        out += f" ({actor['role']})"
+    if actor.get("via"):
+        out += f" via {actor['via']}"
+    if actor.get("address"):
+        out += f" from {actor['address']}"
+    return out

@@ -38,6 +38,7 @@ from runbookd.engine.commands import Command, CommandKind
 from runbookd.engine.compiler import SEQ_FIELD, CompiledRunbook
 from runbookd.engine.errors import EngineError
 from runbookd.engine.events import Event
+from runbookd.engine.held import Held
 from runbookd.engine.incident import Incident, Status
 from runbookd.engine.keys import IncidentIds
 from runbookd.engine.lang.durations import format_duration
@@ -102,6 +103,9 @@ class EngineCore(abc.ABC):
         self._fates: list[Fate] = []
         #: the runbook that takes the events no other runbook did anything with
         self._fallback: str | None = None
+        #: firings kept back by inhibition (engine.inhibition): by the inhibiting incident's id,
+        #: then (runbook, key, alert identity)
+        self._held: dict[str, dict[tuple[str, str, str], Held]] = {}
         # Eviction runs on the engine's clock at its inputs, never on the wall clock or a thread:
         # replaying the journal makes the same decisions (runbookd/worker.py).
         #: (retire_at, incident id) in clock order; an entry is stale once the incident reopened
@@ -321,6 +325,29 @@ class EngineCore(abc.ABC):
     def _muted_open(self, compiled: CompiledRunbook, key: str, event: Event | None) -> bool: ...
     @abc.abstractmethod
     def _paging_held(self, incident: Incident, timer: Timer) -> bool: ...
+
+    # engine.inhibition
+    @abc.abstractmethod
+    def _inhibitor(
+        self, compiled: CompiledRunbook, key: str, event: Event | None
+    ) -> Incident | None: ...
+    @abc.abstractmethod
+    def _suppress(
+        self,
+        inhibitor: Incident,
+        compiled: CompiledRunbook,
+        index: int,
+        key: str,
+        event: Event | None,
+    ) -> None: ...
+    @abc.abstractmethod
+    def _is_held(self, runbook: str, key: str, name: str) -> str | None: ...
+    @abc.abstractmethod
+    def _drop_held(
+        self, compiled: CompiledRunbook, key: str, event: Event | None, name: str
+    ) -> None: ...
+    @abc.abstractmethod
+    def _release(self, inhibitor: Incident) -> None: ...
 
     # engine.retention
     @abc.abstractmethod

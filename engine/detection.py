@@ -5,7 +5,8 @@ routing of every event (``ingest``), the triggers posted to durable_rules throug
 ``Matcher``, and what needs time around them: pending correlation halves and their expiry,
 ``for`` holds, ``absent`` heartbeats, counting windows and their sweep. ``explain`` says which
 trigger came closest to an event. A firing opens an incident or joins the open one through
-``_fire``; what becomes of the incident is ``engine.lifecycle``'s.
+``_fire``, unless an open incident of another runbook inhibits it (``engine.inhibition``); what
+becomes of the incident is ``engine.lifecycle``'s.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from runbookd.engine.core import EngineCore
 from runbookd.engine.errors import EngineError
 from runbookd.engine.evaluate import Miss, explain, holds
 from runbookd.engine.events import Event
+from runbookd.engine.held import held_name
 from runbookd.engine.keys import incident_key
 from runbookd.engine.lang.durations import format_duration
 from runbookd.engine.outcomes import outcome_data
@@ -147,6 +149,8 @@ class Detection(EngineCore):
         before = len(self._fates)
         if incident is not None:
             self._incident_event(incident, event)
+        elif event.status == "resolved" and self._held:
+            self._drop_held(compiled, key, event, event.identity)
         if routed:
             self._detect(compiled, key, event)
         if incident is not None and len(self._fates) == before:
@@ -267,7 +271,11 @@ class Detection(EngineCore):
             assert trigger.for_ is not None
             name = f"for:{rb.id}:{index}:{key}"
             held = self.timers.get(name)
-            if self._find_open(rb.id, key) is not None:
+            if (
+                self._find_open(rb.id, key) is not None
+                or self._is_held(rb.id, key, event.identity) is not None
+            ):
+                # joins its open incident, or is suppressed again: it was held for long enough
                 self._fire(compiled, index, key, event)
             else:
                 # The first matching event arms the hold; later ones wait on the same timer.
@@ -295,6 +303,8 @@ class Detection(EngineCore):
                 key=key,
             )
             self._note(event, "heartbeat", rb.id, until=now + trigger.within)
+            if self._held:
+                self._drop_held(compiled, key, None, held_name(index, None))
             incident = self._find_open(rb.id, key)
             if incident is not None and incident.trigger == rb.trigger_id(index):
                 self._recovered(incident, "the expected events are arriving again")
@@ -323,7 +333,11 @@ class Detection(EngineCore):
     def _fire(self, compiled: CompiledRunbook, index: int, key: str, event: Event | None) -> None:
         incident = self._find_open(compiled.runbook.id, key)
         if incident is None:
-            self._open_incident(compiled, index, key, event)
+            inhibitor = self._inhibitor(compiled, key, event)
+            if inhibitor is not None:
+                self._suppress(inhibitor, compiled, index, key, event)
+            else:
+                self._open_incident(compiled, index, key, event)
         elif event is not None:
             self._attach(incident, event)
 

@@ -280,3 +280,4 @@ class Lifecycle(EngineCore):
         self._retire_later(incident)
         self._emit("resolve", incident, reason=reason, by=by)
         self._measure_impact(incident)
+        self._release(incident)  # what it inhibited opens now if it still fires

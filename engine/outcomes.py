@@ -21,12 +21,21 @@ from typing import Any, Literal
 from runbookd.engine.events import Event
 
 FateKind = Literal[
-    "opened", "joined", "silenced", "pending", "counted", "held", "heartbeat", "observed"
+    "opened",
+    "joined",
+    "silenced",
+    "suppressed",
+    "pending",
+    "counted",
+    "held",
+    "heartbeat",
+    "observed",
 ]
 OutcomeKind = Literal[
     "opened",
     "joined",
     "silenced",
+    "suppressed",
     "pending",
     "counted",
     "held",
@@ -40,6 +49,7 @@ OUTCOMES: tuple[OutcomeKind, ...] = (
     "opened",  # opened incident X
     "joined",  # attached to the open incident X
     "silenced",  # a silence or maintenance window kept it from opening an incident (see below)
+    "suppressed",  # would open runbook R's incident, but the open incident X inhibits R
     "pending",  # waits as one half of a correlation in runbook R, until a time
     "counted",  # counted towards a runbook's count window (n of count)
     "held",  # a `for:` hold started or is running, until a time
@@ -139,6 +149,11 @@ def describe(data: dict[str, Any]) -> str:
         "opened": f"opened {incident} ({runbook})",
         "silenced": f"silenced by {_muted_by(first)}",
         "joined": f"joined {incident} ({runbook})",
+        "suppressed": (
+            f"{runbook} resolved while suppressed by {incident}"
+            if first.get("resolved")
+            else f"{runbook} suppressed by {incident} ({first.get('by_runbook')})"
+        ),
         "pending": f"waits as half of a correlation in {runbook} until {until}",
         "counted": f"counted towards {runbook} ({first.get('count')} of {first.get('of')})",
         "held": f"held by {runbook}'s for: until {until}",

@@ -49,6 +49,12 @@ def draft_markdown(incident: Incident) -> str:
     ]
     counts = Counter(incident.alert_names)
     lines += [f"- {name}: {n}" for name, n in sorted(counts.items())] or ["- none"]
+    suppressed = Counter(
+        str(c.data.get("suppressed_runbook")) for c in incident.timeline if c.kind == "suppress"
+    )
+    if suppressed:  # the incidents this one caused, kept from paging (engine.inhibition)
+        lines += ["", "## Suppressed"]
+        lines += [f"- {rid}: {n} alert(s)" for rid, n in sorted(suppressed.items())]
     lines += ["", "## Steps"]
     lines += [
         f"- {sid}: {s.outcome or 'not finished'} after {s.attempts} attempt(s)"

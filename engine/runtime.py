@@ -13,13 +13,15 @@ do not import one another (verification extends steps):
     detection      ingest, triggers, correlation halves, ``for`` holds, heartbeats, counting
                    windows, explain
     lifecycle      open, attach, raise, recover, resolve, acknowledge, close, reopen, notes
+    inhibition     firings an open incident of another runbook suppresses, released later
     retention      settled incidents leave memory and come back; idle state is swept
     escalation     levels, notifications and their retries, escalate
     muting         silences and maintenance windows: no incident opens, paging pauses
     verification   call results, verification, rollback, impact figures, handling timers
     steps          the step machine: conditions, approvals, safety rails, dispatch, retries
     core           the state, commands, calls and timers, timer dispatch, the hooks
-    errors, keys, timing   ``EngineError``; incident keys and ids; retention and retry delays
+    errors, keys, timing, held   ``EngineError``; incident keys and ids; retention and retry
+                   delays; held (inhibited) firings
 
 Callers import ``Engine`` from here (the service, the simulator, snapshots).
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from runbookd.engine.detection import Detection
 from runbookd.engine.escalation import Escalation
+from runbookd.engine.inhibition import Inhibition
 from runbookd.engine.lifecycle import Lifecycle
 from runbookd.engine.muting import Muting
 from runbookd.engine.retention import Retention
@@ -35,5 +38,5 @@ from runbookd.engine.steps import Steps
 from runbookd.engine.verification import Verification
 
 
-class Engine(Detection, Lifecycle, Retention, Escalation, Muting, Verification, Steps):
+class Engine(Detection, Lifecycle, Inhibition, Retention, Escalation, Muting, Verification, Steps):
     """The rules engine: every concern's mixin over ``engine.core.EngineCore``."""

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
 KUBERNETES = DEPLOY / "kubernetes"
+KUBERNETES_TLS = DEPLOY / "kubernetes-tls"
 UNIT = DEPLOY / "systemd" / "runbookd.service"
 
 
@@ -117,6 +121,27 @@ def manifest(kind: str, name: str) -> dict[str, Any]:
             if doc["kind"] == kind and doc["metadata"]["name"] == name:
                 return doc
     raise AssertionError(f"no {kind} {name!r} in {KUBERNETES}")
+
+
+def kubectl() -> str:
+    """kubectl's path; skips the calling test where it is not installed (no cluster is needed)."""
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.skip("kubectl is not installed (it only adds a check of the kustomizations)")
+    return found
+
+
+def kustomize(folder: Path) -> list[dict[str, Any]]:
+    """The documents ``kubectl kustomize folder`` renders, as ``kubectl apply -k`` would send."""
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d is not None]
 
 
 def unit_entries(path: Path = UNIT) -> dict[str, dict[str, list[str]]]:

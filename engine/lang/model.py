@@ -118,6 +118,20 @@ class Raise(Strict):
         return self
 
 
+class Inhibition(Strict):
+    """While an incident of another runbook is open, this runbook opens nothing (plan 10.x
+    failures cause chapter 2-4 ones); like Alertmanager's ``inhibit_rules``."""
+
+    runbook: str = Field(pattern=ID_PATTERN, description="The id of the inhibiting runbook.")
+    equal: list[str] = Field(
+        default_factory=list,
+        description=(
+            "labels.* paths whose values must be the same in the alert and the inhibiting"
+            " incident (absent on both counts as the same); empty: any open incident inhibits."
+        ),
+    )
+
+
 class Detection(Strict):
     group_by: list[str] = Field(
         default_factory=list,
@@ -130,6 +144,13 @@ class Detection(Strict):
         description=(
             "Only events no other runbook did anything with reach this runbook (Alertmanager's"
             " root route). The service loads it only when config.yaml's fallback_runbook names it."
+        ),
+    )
+    inhibited_by: list[Inhibition] = Field(
+        default_factory=list,
+        description=(
+            "Runbooks whose open incidents suppress this one's: the alerts are recorded as"
+            " suppressed and open the incident when the inhibitor resolves, if still firing."
         ),
     )
 

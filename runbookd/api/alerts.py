@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +23,7 @@ from sqlmodel import Field, SQLModel
 from runbookd.api.incidents import _utc, _utc_param, read_rows
 from runbookd.api.problems import errors
 from runbookd.engine.matchers import Matcher, MatcherError, matches_all, parse_matchers
-from runbookd.engine.outcomes import OUTCOMES, describe
+from runbookd.engine.outcomes import OUTCOMES, OutcomeKind, describe
 from runbookd.service.core import Service
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
@@ -32,18 +32,8 @@ from runbookd.store.codec import loads
 SCAN_MAX = 20_000
 _PAGE = 1_000
 
-Outcome = Literal[
-    "opened",
-    "joined",
-    "silenced",
-    "pending",
-    "counted",
-    "held",
-    "heartbeat",
-    "observed",
-    "unmatched",
-]
-assert set(get_args(Outcome)) == set(OUTCOMES)  # one list of outcomes, checked at import
+#: The outcome vocabulary is the engine's (engine.outcomes): one list, so none can drift.
+Outcome = OutcomeKind
 
 
 class AlertOutcome(SQLModel):
@@ -54,7 +44,9 @@ class AlertOutcome(SQLModel):
     status: str
     fingerprint: str | None
     outcome: str = Field(description=", ".join(OUTCOMES))
-    incident: str | None = Field(description="The incident it opened, joined or concerned.")
+    incident: str | None = Field(
+        description="The incident it opened, joined or concerned; for suppressed, the inhibitor."
+    )
     runbook: str | None
     summary: str = Field(description="What it did, in words.")
     labels: dict[str, str]

@@ -8,7 +8,6 @@ resolved meanwhile -- a late approval never runs a step).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
@@ -17,9 +16,11 @@ from sqlmodel import Field, SQLModel
 
 from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
+from runbookd.auth.audit import AuditRecord
 from runbookd.auth.roles import Principal, Role
+from runbookd.service.audit import journaled, record
 from runbookd.service.core import Service
-from runbookd.store.writer import EntryJob, StoreUnavailable
+from runbookd.store.writer import StoreUnavailable
 
 APPLY_TIMEOUT_S = 10.0
 
@@ -49,8 +50,21 @@ async def decide_approval(
     Shared by the API and the web pages' forms: 404 when nothing waits under that id, 409 when
     the engine refused it (decided meanwhile, expired, incident resolved), 503 store or engine.
     """
+    audit = AuditRecord.of(
+        principal,
+        "approve" if approve else "deny",
+        "approval",
+        approval_id,
+        by=by,
+        incident=approval_id.partition(":")[0],
+    )
     if not any(a["id"] == approval_id for a in service.worker.approvals):
-        raise HTTPException(404, f"no approval {approval_id!r} is waiting")
+        why = f"no approval {approval_id!r} is waiting"
+        try:  # approving what is not waiting (any more) is worth a line in the log too
+            await record(service, audit.settled("refused", why))
+        except StoreUnavailable as exc:
+            raise HTTPException(503, str(exc)) from None
+        raise HTTPException(404, why)
     payload: dict[str, Any] = {
         "action": "decide",
         "approval": approval_id,
@@ -59,7 +73,7 @@ async def decide_approval(
     }
     if principal is not None:
         payload["principal"] = principal.to_json()
-    job = EntryJob(kind="action", payload=payload, at=datetime.now(UTC))
+    job = journaled("action", payload, audit)
     try:
         seq = await asyncio.wrap_future(service.writer.submit(job))
         applied = await asyncio.wait_for(

@@ -19,13 +19,15 @@ from sqlmodel import Field, SQLModel
 
 from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
+from runbookd.auth.audit import AuditRecord
 from runbookd.auth.roles import Principal, Role
 from runbookd.engine.keys import missing_labels
 from runbookd.engine.lang.model import ID_PATTERN
+from runbookd.service.audit import journaled, record
 from runbookd.service.core import Service
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
-from runbookd.store.writer import EntryJob, StoreUnavailable
+from runbookd.store.writer import StoreUnavailable
 
 #: How long an action waits for the engine before answering 503 (it is stored and will apply).
 APPLY_TIMEOUT_S = 10.0
@@ -178,22 +180,48 @@ def stored_record(service: Service, current: IncidentPublic) -> dict[str, Any]:
     }
 
 
+#: The free text of an action, where configured secrets are taken out before it is stored.
+_TEXTS = ("text", "reason")
+
+
+def _audit_of(incident_id: str, payload: dict[str, Any]) -> AuditRecord:
+    principal = Principal.from_json(payload.get("principal"))
+    detail = str(payload.get("text") or payload.get("reason") or "")
+    return AuditRecord.of(
+        principal,
+        payload["action"],
+        "incident",
+        incident_id,
+        by=payload.get("by"),
+        detail=detail,
+        incident=incident_id,
+    )
+
+
 async def apply_action(
     service: Service, incident_id: str, payload: dict[str, Any]
 ) -> IncidentPublic:
-    """Journal a person's action on an incident and wait until the engine applied it.
+    """Journal a person's action on an incident, with its audit record, and wait until the
+    engine applied it.
 
     Shared by the API and the web pages' forms, so both refuse and answer alike: 404 unknown
     incident, 409 refused by the engine (or already resolved), 503 store or engine not answering.
+    The principal is ``payload["principal"]`` (``Principal.to_json``); without one (a page whose
+    forms are not gated yet) the record names the ``by`` the form claims.
     """
+    redact = service.redactor.clean
+    payload = {
+        k: redact(v) if k in _TEXTS and isinstance(v, str) else v for k, v in payload.items()
+    }
     current = await asyncio.to_thread(read_incident, service, incident_id)  # 404 before storing
+    audit = _audit_of(incident_id, payload)
     if payload["action"] in ("ack", "resolve") and current.status in ("resolved", "closed"):
-        raise HTTPException(409, f"incident {incident_id} is already {current.status}")
+        why = f"incident {incident_id} is already {current.status}"
+        await _record(service, audit.settled("refused", why))
+        raise HTTPException(409, why)
     if payload["action"] in _ON_SETTLED:
         payload = {**payload, "stored": await asyncio.to_thread(stored_record, service, current)}
-    job = EntryJob(
-        kind="action", payload={"incident": incident_id, **payload}, at=datetime.now(UTC)
-    )
+    job = journaled("action", {"incident": incident_id, **payload}, audit)
     try:
         seq = await asyncio.wrap_future(service.writer.submit(job))
     except StoreUnavailable as exc:
@@ -207,6 +235,13 @@ async def apply_action(
     if applied.error is not None:
         raise HTTPException(409, applied.error)
     return await asyncio.to_thread(read_incident, service, incident_id)
+
+
+async def _record(service: Service, audit: AuditRecord) -> None:
+    try:
+        await record(service, audit)
+    except StoreUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
 
 
 #: The principal of an action on an incident: 401 without credentials, 403 below responder.

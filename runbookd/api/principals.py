@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 
+from runbookd.api.auditing import refused
 from runbookd.api.auth import Credentials
+from runbookd.auth.audit import Redactor
 from runbookd.auth.roles import Principal, Role, Via
 from runbookd.auth.users import Users
 
@@ -43,6 +45,14 @@ class Access:
     users: Users = field(default_factory=Users)
     shared: Credentials = field(default_factory=Credentials)
     trusted_proxies: Sequence[Network] = ()
+    #: every other configured secret (connectors, file references): kept out of the audit log
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def redactor(self) -> Redactor:
+        """Takes the configured secrets, the shared credential's included, out of free text."""
+        shared = (self.shared.bearer_token, self.shared.basic_password)
+        return Redactor([*self.secrets, *(s for s in shared if s)])
 
     @property
     def required(self) -> bool:
@@ -58,32 +68,46 @@ class Access:
             return False
         return any(address in net for net in self.trusted_proxies)
 
+    def client_address(self, request: Request) -> str | None:
+        """The address a request came from, as the audit log records it: the peer, or -- when
+        the peer is a trusted proxy -- the nearest hop of ``X-Forwarded-For`` that is not one
+        (the hops a client wrote itself are further left, and not believed)."""
+        peer = request.client.host if request.client else None
+        if not self.trusts(peer):
+            return peer
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
+        for hop in reversed([h for h in hops if h]):
+            if not self.trusts(hop):
+                return hop
+        return peer
+
     def authenticate(self, request: Request) -> Principal | None:
         """The request's principal, or None: no or wrong credentials (blocking: scrypt)."""
         peer = request.client.host if request.client else None
         via = via_of(request)
+        address = self.client_address(request)
         if not self.required:
-            return Principal(OPEN_NAME, Role.ADMIN, via, peer, named=False)
+            return Principal(OPEN_NAME, Role.ADMIN, via, address, named=False, kind="anonymous")
         forwarded = request.headers.get("x-forwarded-user")
         if forwarded is not None and self.trusts(peer):
             account = self.users.by_name(forwarded.strip())
-            return account.principal(via, peer) if account is not None else None
+            return account.principal(via, address) if account is not None else None
         header = request.headers.get("authorization")
         # The shared credential first: a constant-time compare, while a token no user has costs
         # one scrypt per user (and the webhooks send it on every request).
         if self.shared.required and header and self.shared.allows(header):
-            return Principal(SHARED_NAME, Role.ADMIN, via, peer, named=False)
+            return Principal(SHARED_NAME, Role.ADMIN, via, address, named=False, kind="token")
         scheme, _, value = (header or "").partition(" ")
         scheme, value = scheme.lower(), value.strip()
         if scheme == "bearer":
             account = self.users.by_token(value)
             if account is not None:
-                return account.principal(via, peer)
+                return account.principal(via, address)
         elif scheme == "basic":
             name, token = _basic(value)
             account = self.users.by_basic(name, token) if name else None
             if account is not None:
-                return account.principal(via, peer)
+                return account.principal(via, address)
         return None
 
     def challenge(self) -> str:
@@ -150,7 +174,9 @@ def require_role(role: Role) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
         principal = await principal_of(request)
         if not principal.may(role):
-            raise HTTPException(403, denied(principal, role))
+            reason = denied(principal, role)
+            await refused(request, principal, reason)  # a 403 is an audit event too
+            raise HTTPException(403, reason)
         return principal
 
     dependency.__name__ = f"require_{role}"

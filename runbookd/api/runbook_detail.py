@@ -9,6 +9,7 @@ its last drill.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -108,8 +109,9 @@ def _step(step: Step) -> dict[str, Any]:
     }
 
 
-def describe_runbook(rb: Runbook, file: str) -> dict[str, Any]:
-    """Everything the page shows that the runbook itself says."""
+def describe_runbook(rb: Runbook, file: str, library: Sequence[Runbook] = ()) -> dict[str, Any]:
+    """Everything the page shows that the runbook itself says; ``library`` (the running one)
+    tells which runbooks this one inhibits."""
     levels = []
     deadline = 0.0
     esc = rb.escalation
@@ -142,6 +144,15 @@ def describe_runbook(rb: Runbook, file: str) -> dict[str, Any]:
         "file": file,
         "detection": {
             "group_by": list(rb.detection.group_by),
+            "inhibited_by": [
+                {"runbook": rule.runbook, "equal": list(rule.equal)}
+                for rule in rb.detection.inhibited_by
+            ],
+            "inhibits": [
+                other.id
+                for other in library
+                if any(rule.runbook == rb.id for rule in other.detection.inhibited_by)
+            ],
             "triggers": [
                 {"id": rb.trigger_id(i), "kind": tr.kind, "words": trigger_words(tr)}
                 for i, tr in enumerate(rb.detection.triggers)

@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 from runbookd.api.runbook_detail import describe_runbook, runbook_figures
 from runbookd.engine.lang.loader import LoadedRunbook
+from runbookd.engine.lang.model import Runbook
 from runbookd.service.core import Service
 
 
@@ -52,6 +53,11 @@ def runbook_rows(service: Service) -> list[dict[str, Any]]:
         }
         for i in items
     ]
+
+
+def running_runbooks(service: Service) -> list[Runbook]:
+    """The running library's runbooks (to say which ones a runbook inhibits)."""
+    return [i.runbook for i in service.library.loaded] if service.library else []
 
 
 def find_runbook(service: Service, runbook_id: str) -> LoadedRunbook | None:
@@ -95,7 +101,7 @@ def runbooks_router(
         if found is None:
             raise HTTPException(404, f"no runbook {runbook_id!r} in the running library")
         return {
-            **describe_runbook(found.runbook, str(found.file)),
+            **describe_runbook(found.runbook, str(found.file), running_runbooks(service)),
             **await asyncio.to_thread(read_figures, service, runbook_id),
         }
 

@@ -16,6 +16,10 @@ from typing import Any, Literal, get_args
 #: informational, like the address, never a credential.
 Via = Literal["web", "api", "cli", "slack", "pagerduty", "alertmanager"]
 VIAS: tuple[str, ...] = get_args(Via)
+#: What kind of principal: a configured person, a service account, the shared credential, or
+#: nobody (no auth configured). The audit log records it beside the name.
+PrincipalKind = Literal["user", "service", "token", "anonymous"]
+KINDS: tuple[str, ...] = get_args(PrincipalKind)
 
 
 class Role(enum.IntEnum):
@@ -57,6 +61,7 @@ class Principal:
     address: str | None = None
     teams: tuple[str, ...] = field(default=())
     named: bool = True
+    kind: PrincipalKind = "user"
 
     def may(self, role: Role) -> bool:
         return self.role >= role
@@ -79,6 +84,8 @@ class Principal:
             out["teams"] = list(self.teams)
         if not self.named:
             out["claimed"] = True
+        if self.kind != "user":
+            out["kind"] = self.kind
         return out
 
     @classmethod
@@ -87,6 +94,7 @@ class Principal:
         if not data:
             return None
         via = str(data.get("via", "api"))
+        kind = str(data.get("kind", "user"))
         return cls(
             name=str(data["name"]),
             role=Role.parse(str(data.get("role", "admin"))),
@@ -94,4 +102,5 @@ class Principal:
             address=data.get("address"),
             teams=tuple(data.get("teams", ())),
             named=not data.get("claimed", False),
+            kind=kind if kind in KINDS else "user",  # type: ignore[arg-type]  # checked
         )

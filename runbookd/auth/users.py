@@ -35,7 +35,7 @@ class Account:
     person: str | None = None
 
     def principal(self, via: Via, address: str | None = None) -> Principal:
-        return Principal(self.name, self.role, via, address, self.teams)
+        return Principal(self.name, self.role, via, address, self.teams, kind=self.kind)
 
 
 def unknown_people(accounts: Iterable[Account], people: Mapping[str, Person]) -> list[str]:

@@ -74,6 +74,7 @@ def build_app(
     # webhook request's CPU even for a check that always passes (bench/RESULTS.md, Ingest).
     webhooks: list[Depends] = [Depends(require(credentials))] if credentials.required else []
     access = access or Access(shared=credentials)
+    service.redactor = access.redactor  # the configured secrets stay out of notes and the log
     # Everything but the ingest webhooks: who the request is (users, the shared credential as
     # an admin, trusted proxies); the webhooks keep the shared credential alone.
     guard: list[Depends] = [Depends(principal_of)] if access.required else []

@@ -24,6 +24,7 @@ from runbookd.alerts.alertmanager import Notification
 from runbookd.alerts.amapi import fetch_group
 from runbookd.alerts.inbox import Receipt
 from runbookd.alerts.polling import Poll, run_poll
+from runbookd.auth.audit import Redactor
 from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob, add_drill_jobs, run_drill_job
 from runbookd.engine.breaker import Breakers
@@ -93,6 +94,7 @@ class Service:
         self.connector_settings = dict(connector_settings or {})
         self.metrics = Metrics()
         self.unmatched = UnmatchedCounter(self.metrics.alerts_unmatched)
+        self.redactor = Redactor()  #: configured secrets out of notes and reasons (build_app)
         cluster = options.cluster
         self.db = db.make_engine(options.database_url, session=cluster.session())
         #: replicas: the engine lease this process stands for (None: alone, or ingest role)

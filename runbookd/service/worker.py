@@ -38,8 +38,10 @@ from runbookd.engine.executor import Work
 from runbookd.engine.keys import IncidentIds
 from runbookd.engine.rules import Matcher
 from runbookd.engine.runtime import Engine as RulesEngine
+from runbookd.service.actions import apply_action
 from runbookd.service.allocator import Trimmer
 from runbookd.service.approvals import APPROVAL_KINDS, ApprovalsView
+from runbookd.service.audit import AUDITED_KINDS, settle
 from runbookd.service.effects import store_effects
 from runbookd.service.following import Following
 from runbookd.service.journal import compile_payload, read_entries, read_ticks
@@ -279,12 +281,16 @@ class Worker(Following):
             rows = list(read_entries(conn, self.applied_seq, None, limit=self._batch_max))
         commands: list[Command] = []
         outcomes: list[Applied] = []
+        #: people's actions: their audit records are settled in this batch's commit
+        audited: list[Applied] = []
         started = time.perf_counter()
         received: datetime | None = None
         for seq, kind, at, payload in rows:
             produced, error = self._apply(seq, kind, at, payload)
             commands += produced
             outcomes.append(Applied(seq, error))
+            if kind in AUDITED_KINDS:
+                audited.append(outcomes[-1])
             received = received or at
         last = rows[-1][0] if rows else self.applied_seq
         ticks: list[tuple[int, datetime]] = []
@@ -298,8 +304,8 @@ class Worker(Following):
                 self._on_tick((at - due).total_seconds())
         if not rows and not ticks:
             return False
-        if commands or ticks or time.monotonic() - self._saved_at > WATERMARK_EVERY_S:
-            work = self._commit(commands, last, ticks)
+        if commands or ticks or audited or time.monotonic() - self._saved_at > WATERMARK_EVERY_S:
+            work = self._commit(commands, last, ticks, audited)
             self._saved_at = time.monotonic()
             # The calls go to the executor first: it runs on another thread, and what follows
             # (a snapshot above all) would otherwise hold them back for tens of milliseconds.
@@ -341,7 +347,7 @@ class Worker(Following):
                     seconds=payload.get("seconds"),
                 ), None
             if kind == "action":
-                return self._action(payload), None
+                return apply_action(engine, payload), None
             if kind == "runbooks":
                 compiled = compile_payload(payload)
                 self.snapshots.register(seq, compiled)
@@ -355,26 +361,6 @@ class Worker(Following):
         log.error("journal entry %d has unknown kind %r; skipped", seq, kind)
         return [], f"unknown journal entry kind {kind!r}"
 
-    def _action(self, p: dict[str, Any]) -> list[Command]:
-        action, engine = p["action"], self.engine
-        if action == "ack":
-            return engine.acknowledge(p["incident"], p["by"])
-        if action == "resolve":
-            return engine.resolve(p["incident"], p["by"], p.get("reason") or "resolved by a person")
-        # "stored": the incident row as the API read it, for one that has left the engine's
-        # memory (Engine.retention). Journaled with the action, so replay revives it alike.
-        stored = p.get("stored")
-        if action == "note":
-            return engine.add_note(p["incident"], p["text"], p["by"], stored)
-        if action == "close":
-            return engine.close(p["incident"], p["by"], stored)
-        if action == "reopen":
-            reason = p.get("reason") or "reopened"
-            return engine.reopen(p["incident"], p["by"], reason, stored)
-        if action == "decide":
-            return engine.decide(p["approval"], bool(p["approved"]), p["by"])
-        raise EngineError(f"unknown action {action!r}")
-
     def _tick(self, at: datetime) -> list[Command]:
         self.clock.set(max(at, self.clock.now()))
         return self.engine.advance()
@@ -382,14 +368,20 @@ class Worker(Following):
     # --- storage --------------------------------------------------------------------------
 
     def _commit(
-        self, commands: list[Command], last: int, ticks: list[tuple[int, datetime]]
+        self,
+        commands: list[Command],
+        last: int,
+        ticks: list[tuple[int, datetime]],
+        audited: list[Applied] = [],  # noqa: B006  # read only
     ) -> list[Work]:
-        """Store a batch's effects and watermark (``runbookd.service.effects``)."""
+        """Store a batch's effects and watermark (``runbookd.service.effects``), and settle the
+        audit records of the people's actions it applied."""
         with self._write_lock, self._db.begin() as conn:
             if self._fence is not None:
                 if self.leading is None:
                     raise LeaseLost("a follower does not store engine effects")
                 self._fence.check(conn, self.leading)
+            settle(conn, audited)
             return store_effects(
                 conn, commands, last, ticks, self.engine.incidents, self._wall.now()
             )

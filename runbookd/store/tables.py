@@ -218,6 +218,37 @@ timeline = Table(
     ),
 )
 
+#: Who did what, through what, from where, and how it went (runbookd.auth.audit, migration
+#: 0008). A journaled action's row is written with its journal entry (``journal_seq``) in one
+#: transaction, and the engine settles ``outcome`` in the commit of the batch that applied it.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("role", String(16), nullable=True),
+    #: user | service | token | anonymous
+    Column("kind", String(16), nullable=False),
+    #: web | api | cli | slack | pagerduty
+    Column("via", String(16), nullable=False),
+    Column("address", String(64), nullable=True),
+    Column("action", String(32), nullable=False),
+    #: incident | approval | schedule | silence | runbooks | follow_up
+    Column("target_kind", String(16), nullable=False),
+    Column("target", String(256), nullable=False),
+    Column("incident_id", String(64), nullable=True),
+    #: pending | applied | refused | denied | failed
+    Column("outcome", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("journal_seq", SeqType, nullable=True),
+    Index("ix_audit_at", "at"),
+    Index("ix_audit_actor", "actor", "id"),
+    Index("ix_audit_incident", "incident_id", "id"),
+    Index("ix_audit_journal_seq", "journal_seq"),
+)
+
 # --- post-mortem edits (migration 0002) -------------------------------------------------------
 # People's judgement about an incident: not engine inputs, so written straight to these tables
 # by the API (runbookd.postmortem.edits), never through the journal.

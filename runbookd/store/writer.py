@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from runbookd.alerts.alertmanager import dedup_key
 from runbookd.alerts.dedup import Seen, judge
+from runbookd.auth.audit import AuditRecord
 from runbookd.engine.events import Event
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps, event_to_dict
@@ -76,9 +77,19 @@ class EntryJob:
     #: False when the sender does not need the entry's ``seq`` (a connector's result): such
     #: entries join the batch's one multi-row INSERT and the job's result is None.
     wants_seq: bool = True
+    #: who did it (a person's action): stored in the same transaction, with the entry's seq
+    audit: AuditRecord | None = None
 
 
-Job = IngestJob | EntryJob
+@dataclass(frozen=True)
+class AuditJob:
+    """Audit records of something that is not a journal entry (a refused attempt, an edit)."""
+
+    records: tuple[AuditRecord, ...]
+    at: datetime
+
+
+Job = IngestJob | EntryJob | AuditJob
 
 
 @dataclass
@@ -170,6 +181,7 @@ class Writer:
             journal_rows: list[dict[str, Any]] = []
             receipts: list[dict[str, Any]] = []
             closed: list[dict[str, Any]] = []
+            audits: list[dict[str, Any]] = []
             keys = {
                 id(job): [dedup_key(event) for event in job.events]
                 for job in (p.job for p in batch)
@@ -195,9 +207,16 @@ class Writer:
                             self._ingest(job, keys[id(job)], seen, staged, journal_rows, receipts)
                         )
                         continue
+                    if isinstance(job, AuditJob):
+                        audits += [r.row(job.at) for r in job.records]
+                        results.append(None)
+                        continue
                     row = {"kind": job.kind, "at": job.at, "payload": dumps(job.payload)}
-                    if job.wants_seq:
-                        results.append(_new_seq(conn.execute(_JOURNAL_INSERT, row)))
+                    if job.wants_seq or job.audit is not None:
+                        seq = _new_seq(conn.execute(_JOURNAL_INSERT, row))
+                        results.append(seq)
+                        if job.audit is not None:
+                            audits.append(job.audit.row(job.at, seq))
                     else:
                         journal_rows.append(row)
                         results.append(None)
@@ -218,6 +237,8 @@ class Writer:
                     conn.execute(_RECEIPT_INSERT, receipts)
                 if closed:
                     conn.execute(_OUTBOX_CLOSE, closed)
+                if audits:
+                    conn.execute(_AUDIT_INSERT, audits)
                 self._save_seen(conn, seen, staged)
         except SQLAlchemyError as exc:
             # Nothing of the batch is stored; every sender hears so and retries.
@@ -333,6 +354,7 @@ _OUTBOX_CLOSE = (
     .values(status=bindparam("st"), finished_at=bindparam("fa"), error=bindparam("err"))
 )
 _RECEIPT_INSERT = t.receipt.insert()
+_AUDIT_INSERT = t.audit.insert()
 _STATE_INSERT = t.alert_state.insert().values(
     fingerprint=bindparam("fp"),
     starts_at=bindparam("sa"),

@@ -35,6 +35,8 @@ class Match:
     role: str  # "opens an incident", "half 1 of a correlation", "watched for absence"
     verdict: Verdict
     depends_on: tuple[str, ...] = ()
+    #: runbooks whose open incidents suppress this one's (detection.inhibited_by)
+    inhibited_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ def _cover(rule: AlertRule, library: list[LoadedRunbook], external: frozenset[st
                         role,
                         "matches" if verdict else "depends on runtime labels",
                         () if verdict else _undecided(cond, view),
+                        tuple(rule.runbook for rule in rb.detection.inhibited_by),
                     )
                 )
         if matched:

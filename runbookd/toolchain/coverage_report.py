@@ -27,6 +27,8 @@ def write_text(report: Report, out: TextIO) -> None:
             line = f"  -> {m.runbook} / {m.trigger} ({m.role}): {m.verdict}"
             if m.depends_on:
                 line += f" ({', '.join(m.depends_on)})"
+            if m.inhibited_by:
+                line += f"; inhibited by {', '.join(m.inhibited_by)}"
             print(f"{line}  [{m.file}]", file=out)
         for w in item.warnings:
             print(f"  !  {w.runbook}: {w.problem}  [{w.file}]", file=out)

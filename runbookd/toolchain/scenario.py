@@ -28,6 +28,8 @@ from runbookd.engine.postmortem import draft_markdown
 from runbookd.engine.simulator import Simulator
 from runbookd.oncall.lookup import Directory
 from runbookd.toolchain.library import load_library
+from runbookd.toolchain.scenario_match import same as _same
+from runbookd.toolchain.scenario_match import subset as _subset
 from runbookd.toolchain.scenario_model import AlertSpec, Entry, Expect, Scenario, Timing
 from runbookd.toolchain.schedules import check_references, load_schedules
 
@@ -333,11 +335,16 @@ class _Runner:
         return Check(name, ok, "" if ok else f"resolved: {actual}")
 
     def _expect_no_incident(self, e: Any) -> Check:
-        opened = self._commands("open_incident", e.runbook)
+        opened = [
+            c
+            for c in self._commands("open_incident", e.runbook)
+            if e.before is None or c.at - self.sim.start < e.before
+        ]
         detail = ", ".join(f"{c.incident} at {self._offset(c)}" for c in opened)
-        return Check(
-            f"no incident of {e.runbook}", not opened, f"opened: {detail}" if opened else ""
+        name = f"no incident of {e.runbook}" + (
+            f" before {format_duration(e.before)}" if e.before else ""
         )
+        return Check(name, not opened, f"opened: {detail}" if opened else "")
 
     def _expect_no_step(self, e: Any) -> Check:
         runs = [
@@ -373,28 +380,3 @@ class _Runner:
         return Check(
             name, not diffs, "\n".join(diffs) + ("\n--- draft ---\n" + text if diffs else "")
         )
-
-
-def _same(actual: Any, expected: Any) -> bool:
-    if isinstance(expected, int | float) and not isinstance(expected, bool):
-        try:
-            return actual is not None and abs(float(actual) - float(expected)) < 1e-9
-        except (TypeError, ValueError):
-            return False
-    return bool(actual == expected)
-
-
-def _subset(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            k in actual and _subset(v, actual[k]) for k, v in expected.items()
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(expected) == len(actual)
-            and all(_subset(a, b) for a, b in zip(expected, actual, strict=True))
-        )
-    return (
-        _same(actual, expected) if isinstance(expected, int | float) else bool(expected == actual)
-    )

@@ -129,6 +129,9 @@ class ResolvedExpect(Timing):
 
 class RunbookRef(Strict):
     runbook: str
+    before: Offset | None = Field(
+        None, description="Only incidents opened before this offset count (inhibition tests)."
+    )
 
 
 class StepRef(Strict):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from runbookd.api.runbook_detail import describe_runbook
-from runbookd.api.runbooks import find_runbook, read_figures, runbook_rows
+from runbookd.api.runbooks import find_runbook, read_figures, runbook_rows, running_runbooks
 from runbookd.engine.lang.durations import format_duration
 from runbookd.service.core import Service
 
@@ -59,7 +59,10 @@ def runbook_router(pages: PageMaker, service: Service) -> APIRouter:
         return pages.page(
             request,
             "runbook.html.j2",
-            rb={**describe_runbook(found.runbook, str(found.file)), **figures},
+            rb={
+                **describe_runbook(found.runbook, str(found.file), running_runbooks(service)),
+                **figures,
+            },
             mtta=_seconds_text(figures["mtta_s"]),
             mttr=_seconds_text(figures["mttr_s"]),
         )

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
 from tests.e2e.harness import HOOK, REPO, Alertmanager, Server, channel_pair, free_port, poll
+from tests.tls_files import server_cert
 
 AM_CONFIG = """
 route:
@@ -31,12 +31,7 @@ receivers:
 
 
 def test_the_service_answers_over_https(make_server: Callable[..., Server], tmp_path: Path) -> None:
-    ca = trustme.CA()
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    issued = ca.issue_cert("127.0.0.1")
-    issued.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
-    issued.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    ca_file = server_cert(tmp_path).ca_file
     # Relative paths in the file are relative to its folder (the server runs in tmp_path).
     (tmp_path / "config.yaml").write_text(
         "server:\n  tls: {cert_file: server.pem, key_file: server.key}\n"
@@ -54,12 +49,7 @@ def test_the_service_answers_over_https(make_server: Callable[..., Server], tmp_
 def test_alertmanager_delivers_over_https_with_the_ca(
     make_server: Callable[..., Server], tmp_path: Path
 ) -> None:
-    ca = trustme.CA()
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    issued = ca.issue_cert("127.0.0.1")
-    issued.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
-    issued.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    ca_file = server_cert(tmp_path).ca_file
     port = free_port()
     am = Alertmanager(tmp_path / "am", AM_CONFIG.format(port=port, ca_file=ca_file))
     am.start()
@@ -83,9 +73,8 @@ def test_alertmanager_delivers_over_https_with_the_ca(
 
 
 def test_a_key_that_does_not_fit_stops_the_start(tmp_path: Path) -> None:
-    ca = trustme.CA()
-    ca.issue_cert("127.0.0.1").cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
-    ca.issue_cert("other").private_key_pem.write_to_path(str(tmp_path / "other.key"))
+    made = server_cert(tmp_path)
+    made.ca.issue_cert("other").private_key_pem.write_to_path(str(tmp_path / "other.key"))
     (tmp_path / "config.yaml").write_text(
         "server:\n  tls: {cert_file: server.pem, key_file: other.key}\n"
         f"runbooks: [{REPO / 'runbooks'}]\n"

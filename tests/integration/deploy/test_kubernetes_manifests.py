@@ -10,7 +10,6 @@ Secret that docs/operations.md tells how to create; and `kubectl kustomize` buil
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from tests.deploy_files import (
     KUBERNETES,
     REPO,
     dockerfile_stages,
+    kubectl,
+    kustomize,
     manifest,
     manifests,
     route_paths,
@@ -182,31 +183,17 @@ def test_the_secret_the_docs_create_has_every_key_the_pod_reads() -> None:
 
 
 def test_kubectl_kustomize_builds_the_folder() -> None:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed (it only adds a check of the kustomization)")
-    done = subprocess.run(
-        [kubectl, "kustomize", str(KUBERNETES)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    kinds = sorted(d["kind"] for d in yaml.safe_load_all(done.stdout))
+    kinds = sorted(d["kind"] for d in kustomize(KUBERNETES))
     assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "Service"]
 
 
 def test_the_documented_runbooks_config_map_holds_every_runbook(tmp_path: Path) -> None:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed (the documented command needs it)")
     docs = (REPO / "docs" / "operations.md").read_text()
     command = re.search(r"kubectl create configmap runbookd-runbooks \\\n(.*?) \| ", docs, re.S)
     assert command, "docs/operations.md does not show how to build the runbooks ConfigMap"
     shell = "kubectl create configmap runbookd-runbooks " + command.group(1).replace("\\\n", " ")
     done = subprocess.run(
-        ["bash", "-c", shell.replace("kubectl", kubectl, 1)],
+        ["bash", "-c", shell.replace("kubectl", kubectl(), 1)],
         cwd=REPO,
         capture_output=True,
         text=True,

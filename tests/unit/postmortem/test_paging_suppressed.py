@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from runbookd.postmortem.muted import paging_suppressed
-from tests.unit.engine.test_silences import START, alert, sim, silence
+from tests.unit.engine.test_silences import START, alert, silence, sim
 
 
 def test_a_pause_and_its_end_read_as_one_line_naming_the_silence() -> None:

@@ -162,7 +162,7 @@ def test_new_runbook_paths_apply_and_restart_only_keys_are_named(
 ) -> None:
     other = tmp_path / "other"
     other.mkdir()
-    source = (REPO / "runbooks" / "03-payment" / "payment-failed.yaml").read_text()
+    source = (REPO / "runbooks" / "03-payment" / "payment-amount-mismatch.yaml").read_text()
     (other / "failed.yaml").write_text(source)
     setup.library = other
     setup.write("server: {port: 9999, max_body_bytes: 2048}\nexecutor: {workers: 3}\n")
@@ -172,7 +172,7 @@ def test_new_runbook_paths_apply_and_restart_only_keys_are_named(
     expected = ["server.port", "server.max_body_bytes", "executor.workers"]
     assert done.json()["restart_required"] == expected
     assert any("server.port, server.max_body_bytes" in r.getMessage() for r in caplog.records)
-    assert [rid for rid, _ in _runbooks(api)] == ["payment-failed"]
+    assert [rid for rid, _ in _runbooks(api)] == ["payment-amount-mismatch"]
     assert _metrics(api)["runbookd_config_last_reload_successful"] == 1
 
 
