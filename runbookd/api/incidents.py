@@ -17,6 +17,7 @@ from fastapi.params import Depends
 from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.applying import submit_applied
 from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
 from runbookd.auth.audit import AuditRecord
@@ -28,9 +29,6 @@ from runbookd.service.core import Service
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 from runbookd.store.writer import StoreUnavailable
-
-#: How long an action waits for the engine before answering 503 (it is stored and will apply).
-APPLY_TIMEOUT_S = 10.0
 
 Status = str
 #: The lifecycle values a list can be filtered by; anything else is a 422 naming ``status``.
@@ -222,16 +220,7 @@ async def apply_action(
     if payload["action"] in _ON_SETTLED:
         payload = {**payload, "stored": await asyncio.to_thread(stored_record, service, current)}
     job = journaled("action", {"incident": incident_id, **payload}, audit)
-    try:
-        seq = await asyncio.wrap_future(service.writer.submit(job))
-    except StoreUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
-    try:
-        applied = await asyncio.wait_for(
-            asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
-        )
-    except TimeoutError:
-        raise HTTPException(503, "stored, but the engine has not applied it yet") from None
+    applied = await submit_applied(service, job)
     if applied.error is not None:
         raise HTTPException(409, applied.error)
     return await asyncio.to_thread(read_incident, service, incident_id)

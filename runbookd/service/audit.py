@@ -34,7 +34,7 @@ class HasWriter(Protocol):
 
 
 #: Journal entry kinds that can carry an audit record: the engine settles them when applied.
-AUDITED_KINDS = frozenset({"action", "oncall", "runbooks"})
+AUDITED_KINDS = frozenset({"action", "oncall", "runbooks", "silence"})
 
 
 def journaled(

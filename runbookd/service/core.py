@@ -193,8 +193,7 @@ class Service:
     def _start_polls(self) -> None:
         if not (self.options.polls or self.options.drills) or self.http is None:
             return
-        # APScheduler for the periodic jobs (ARCHITECTURE decision 3); one instance per poll at
-        # a time and missed runs coalesced, so a slow Prometheus cannot pile queries up.
+        # APScheduler (ARCHITECTURE decision 3): one run per poll at a time, missed ones coalesced.
         from apscheduler.schedulers.asyncio import (  # type: ignore[import-untyped]  # no hints in 3.x
             AsyncIOScheduler,
         )

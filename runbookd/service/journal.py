@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from runbookd.engine.compiler import CompiledRunbook, compile_runbook
 from runbookd.engine.lang.loader import load_text
@@ -82,6 +82,18 @@ def read_ticks(
     )
     for after, at, tick_id in conn.execute(query).all():
         yield int(after), aware(at), int(tick_id)
+
+
+def entries_of_kind(db: Engine, kind: str) -> list[tuple[datetime, dict[str, Any]]]:
+    """Every journal entry of ``kind`` in order, as ``(at, payload)``: for the few kinds of
+    people's actions a start folds once (on-call overrides, silences)."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(t.journal.c.at, t.journal.c.payload)
+            .where(t.journal.c.kind == kind)
+            .order_by(t.journal.c.seq)
+        ).all()
+    return [(aware(row.at), loads(row.payload)) for row in rows]
 
 
 def aware(moment: datetime) -> datetime:

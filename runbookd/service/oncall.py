@@ -16,16 +16,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from runbookd.engine.commands import Command
 from runbookd.engine.lang.diagnostics import did_you_mean
 from runbookd.oncall.loader import ScheduleLibrary
 from runbookd.oncall.lookup import Directory
 from runbookd.oncall.resolve import Cover
+from runbookd.service.journal import entries_of_kind
 from runbookd.service.worker import Worker
-from runbookd.store import tables as t
-from runbookd.store.codec import loads
 
 KIND = "oncall"
 
@@ -56,17 +55,11 @@ class Overrides:
 
     def load(self, db: Engine) -> int:
         """Every ``oncall`` journal entry, in order; returns how many."""
-        with db.connect() as conn:
-            rows = conn.execute(
-                select(t.journal.c.at, t.journal.c.payload)
-                .where(t.journal.c.kind == KIND)
-                .order_by(t.journal.c.seq)
-            ).all()
-        for row in rows:
-            at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
-            self.apply(loads(row.payload), at, refresh=False)
+        entries = entries_of_kind(db, KIND)
+        for at, payload in entries:
+            self.apply(payload, at, refresh=False)
         self._refresh()
-        return len(rows)
+        return len(entries)
 
     def apply(self, payload: dict[str, Any], at: datetime, *, refresh: bool = True) -> None:
         """One journal entry (idempotent: the start's scan and the worker may both pass it)."""

@@ -20,15 +20,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from runbookd.engine.commands import Command
 from runbookd.engine.errors import EngineError
 from runbookd.engine.silences import KIND, Mutes, SilenceError, State, validate_matchers
 from runbookd.engine.windows import windows_from_config
+from runbookd.service.journal import entries_of_kind
 from runbookd.service.oncall import OnCallWorker
-from runbookd.store import tables as t
-from runbookd.store.codec import loads
 
 
 class SilenceBook:
@@ -42,16 +41,10 @@ class SilenceBook:
 
     def load(self, db: Engine) -> int:
         """Every ``silence`` journal entry, in order; returns how many."""
-        with db.connect() as conn:
-            rows = conn.execute(
-                select(t.journal.c.at, t.journal.c.payload)
-                .where(t.journal.c.kind == KIND)
-                .order_by(t.journal.c.seq)
-            ).all()
-        for row in rows:
-            at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC)
-            self.apply(loads(row.payload), at)
-        return len(rows)
+        entries = entries_of_kind(db, KIND)
+        for at, payload in entries:
+            self.apply(payload, at)
+        return len(entries)
 
     def apply(self, payload: dict[str, Any], at: datetime) -> None:
         # An entry the engine refused too (its request answered 409) has nothing to show.

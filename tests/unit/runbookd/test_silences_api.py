@@ -15,32 +15,21 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from runbookd.auth.tokens import hash_token
 from runbookd.cli.main import main
 from runbookd.config.settings import load_settings
 from runbookd.server.app import create_app
+from runbookd.store import tables as t
+from runbookd.store.db import make_engine
 from runbookd.toolchain.testing import am_alert, am_notification
 from tests.e2e.harness import poll
+from tests.unit.engine.test_silences import RUNBOOK
 from tests.unit.postmortem.rig import database_url
 from tests.unit.runbookd.live_app import live
 
 TOKEN = "silence-test-token-7f1"
-RUNBOOK = """
-runbook: 1
-id: host-down
-title: Host down
-team: ops
-section: "10.1"
-classification: {nature: infrastructure, scope: local, complexity: simple}
-detection:
-  group_by: [labels.instance]
-  triggers:
-    - match: {field: name, eq: HostDown}
-escalation:
-  levels:
-    - {id: oncall, who: ops, ack_within: 15m, connector: http, params: {method: POST, url: "http://127.0.0.1:9/page"}}
-"""
 
 
 @dataclass
@@ -205,6 +194,18 @@ def test_only_admins_make_or_expire_silences_and_a_user_is_recorded_as_who_they_
         assert listed["id"] == sid
         gone = http.delete(f"/api/v1/silences/{sid}", headers=as_ana)
         assert gone.json()["expiredBy"] == "ana"
+        url = load_settings(setup.config, {}).database_url
+    # every attempt is in the audit log: who, what, and how it went
+    db = make_engine(url)
+    with db.connect() as conn:
+        rows = conn.execute(select(t.audit).order_by(t.audit.c.id)).all()
+    db.dispose()
+    assert [(r.actor, r.action, r.outcome) for r in rows if r.target_kind == "silence"] == [
+        ("bob", "silence", "denied"),
+        ("ana", "silence", "applied"),
+        ("bob", "unsilence", "denied"),
+        ("ana", "unsilence", "applied"),
+    ]
 
 
 def test_the_cli_adds_lists_and_expires_silences_like_amtool(
