@@ -136,7 +136,7 @@ class Metrics:
         )
         self.silences_active = Gauge(
             "runbookd_silences_active",
-            "Silences muting alerts now (made with the API, the CLI or the page; not windows).",
+            "Silences muting alerts now (made with the API or the CLI).",
             registry=r,
         )
         self.writer_queue = Gauge(
