@@ -1,5 +1,6 @@
 """The pages people read in a browser: incidents, one incident, its post-mortem, reports
-(the runbook pages are ``runbookd.web.runbook_pages``).
+(the runbook pages are ``runbookd.web.runbook_pages``, the forms ``runbookd.web.actions``, the
+login and the roles they need ``runbookd.web.gates``).
 
 Reads run in a thread on the service's database engine; actions go through the same functions
 as the API (``apply_action``, ``decide_approval``), so a form and a ``curl`` are refused or

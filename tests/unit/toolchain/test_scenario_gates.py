@@ -26,11 +26,16 @@ def _run(tmp_path: Path, decision: str) -> list[str]:
     return result.errors
 
 
-def test_a_decision_outside_the_steps_team_stops_the_scenario(tmp_path: Path) -> None:
-    errors = _run(tmp_path, "approve: {step: end_idle_sessions, by: alice, teams: [payments]}")
+@pytest.mark.parametrize(
+    ("teams", "has"), [(", teams: [payments]", "in payments"), ("", "in no team")]
+)
+def test_a_decision_outside_the_steps_team_stops_the_scenario(
+    tmp_path: Path, teams: str, has: str
+) -> None:
+    errors = _run(tmp_path, f"approve: {{step: end_idle_sessions, by: alice{teams}}}")
     assert errors == [
         "timeline at 3m: step 'end_idle_sessions': this needs role approver in team dba; "
-        "alice is approver in payments (give the decision role: or teams:)"
+        f"alice is approver {has} (give the decision role: or teams:)"
     ]
 
 
