@@ -32,5 +32,6 @@ def build_access(settings: Settings) -> tuple[Access, list[str]]:
         users=Users(accounts, people),
         shared=shared_credentials(settings),
         trusted_proxies=tuple(settings.auth.trusted_proxies),
+        csrf_secret=csrf.get_secret_value() if (csrf := settings.web.csrf_secret) else None,
     )
     return access, unknown_people(accounts, people)

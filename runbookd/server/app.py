@@ -148,8 +148,8 @@ def build_app(
     app.include_router(approvals_router(service, guard))
     app.include_router(oncall_router(service, guard))
     app.include_router(silences_router(service, guard))
-    # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
-    app.include_router(web_router(service, credentials, guard))
+    # The pages for people (runbookd/web): a login, forms gated by role, CSRF on every form.
+    app.include_router(web_router(service, access))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
