@@ -8,15 +8,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from runbookd.cli.main import main
 from runbookd.config.settings import load_settings
+from runbookd.engine.windows import windows_from_config
 from runbookd.server.app import create_app
-from tests.e2e.harness import poll
+from tests.e2e.harness import REPO, poll
 from tests.unit.engine.test_silences import RUNBOOK
 from tests.unit.postmortem.rig import database_url
 from tests.unit.runbookd.live_app import live
@@ -72,6 +75,18 @@ def api(setup: Setup) -> Iterator[httpx.Client]:
         ) as http,
     ):
         yield http
+
+
+def test_the_example_window_of_the_docs_is_open_on_sunday_night_in_paris() -> None:
+    doc = (REPO / "docs" / "silences.md").read_text()
+    block = doc.partition("## Maintenance windows")[2].partition("```yaml\n")[2].partition("```")[0]
+    [window] = windows_from_config(yaml.safe_load(block))
+    [interval] = window.intervals
+    assert window.name == "sunday-db" and [str(m) for m in window.matchers] == ['service="db"']
+    # Sunday 6 December 2026, 02:30 in Paris is 01:30 UTC; 04:00 there is 03:00 UTC
+    assert interval.contains(datetime(2026, 12, 6, 1, 30, tzinfo=UTC))
+    assert not interval.contains(datetime(2026, 12, 6, 3, 0, tzinfo=UTC))
+    assert not interval.contains(datetime(2026, 12, 7, 1, 30, tzinfo=UTC))  # Monday
 
 
 def test_check_config_accepts_a_window(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,11 @@ from tests.unit.runbookd.test_windows_service import ALWAYS
 
 TOKEN = "silence-page-token-3d9"
 ADMIN, RESPONDER = "page-admin-token-81", "page-responder-token-27"
+CLOSED = """\
+  - name: y2k
+    matchers: ['job="mainframe"']
+    time_intervals: [{years: ["2000"]}]
+"""
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -50,7 +55,7 @@ def config(tmp_path: Path) -> Iterator[Path]:
         path.write_text(
             f"database_url: {url}\ndata_dir: {tmp_path / 'data'}\n"
             f"runbooks: [{tmp_path / 'host.yaml'}]\nengine: {{dry_run: true}}\n"
-            f"auth: {{bearer_token: {TOKEN}}}\n" + ALWAYS
+            f"auth: {{bearer_token: {TOKEN}}}\n" + ALWAYS + CLOSED
         )
         yield path
 
@@ -80,6 +85,8 @@ def test_the_page_lists_windows_read_only_adds_and_expires_a_silence(config: Pat
         assert 'db-upgrade <span class="sub">(read-only)</span>' in windows
         assert "open until" in windows and "postgres 17 upgrade" in windows
         assert "years 2000:9999; Europe/Paris" in windows
+        closed = windows.partition('<tr class="window-closed">')[2].partition("</tr>")[0]
+        assert "y2k" in closed and "closed" in closed and "years 2000; UTC" in closed
 
         added = _post(
             http,
@@ -149,7 +156,7 @@ def test_a_responder_reads_the_page_and_is_refused_naming_the_admin_role(config:
         + f"  - {{name: ana, role: admin, token_hash: '{hash_token(ADMIN, log2_n=4)}'}}\n"
         + f"  - {{name: bob, role: responder, token_hash: '{hash_token(RESPONDER, log2_n=4)}'}}\n"
     )
-    form = {"matchers": 'alertname="HostDown"', "duration": "1h", "comment": "x"}
+    form = {"matchers": '{alertname="HostDown"}', "duration": "1h", "comment": "x"}
     with serving(config, RESPONDER) as http:
         assert http.get("/silences").status_code == 200
         refused = _post(http, "/silences", **form)
