@@ -26,6 +26,7 @@ from runbookd.engine.lang.loader import validation_diagnostics
 from runbookd.engine.lang.source import SourceError, load_yaml
 from runbookd.engine.postmortem import draft_markdown
 from runbookd.engine.simulator import Simulator
+from runbookd.engine.windows import windows_from_config
 from runbookd.oncall.lookup import Directory
 from runbookd.toolchain.library import load_library
 from runbookd.toolchain.scenario_match import same as _same
@@ -98,6 +99,9 @@ def run_scenario(path: Path) -> ScenarioResult:
     sim = Simulator(
         library.compiled(), scenario.start, fakes, dry_run=scenario.dry_run, oncall=oncall
     )
+    sim.engine.set_windows(
+        windows_from_config({"maintenance_windows": scenario.maintenance_windows})
+    )
     result.start = scenario.start
     _Runner(sim, scenario, result).run()
     result.timeline = sim.timeline
@@ -158,6 +162,9 @@ class _Runner:
             sim.decide(sim.approval_for(entry.approve.step), True, entry.approve.by)
         elif entry.deny is not None:
             sim.decide(sim.approval_for(entry.deny.step), False, entry.deny.by)
+        elif entry.silence is not None:
+            number = len(sim.engine.mutes.silences) + 1
+            sim.silence(entry.silence.payload(now, self.scenario.start, number))
 
     def _alert_events(self, spec: AlertSpec, now: datetime) -> list[Event]:
         identity = tuple(sorted(spec.labels.items()))
