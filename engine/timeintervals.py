@@ -40,6 +40,10 @@ MONTHS = (
 FIELDS = ("times", "weekdays", "days_of_month", "months", "years", "location")
 #: Minutes in a day: ``24:00`` as an end.
 DAY = 24 * 60
+_MINUTE = timedelta(minutes=1)
+#: ``run_end`` across a change of offset looks this many minutes ahead at most (callers look
+#: again at the instant it returns, so a longer run is only cut into pieces).
+_WALK_LIMIT = DAY + 2 * 60
 
 
 class IntervalError(ValueError):
@@ -81,7 +85,8 @@ class Spec:
     def run_end(self, moment: datetime) -> datetime:
         """An instant after ``moment`` (which is inside) up to which the spec surely holds:
         the end of the time range, or the next local midnight. It may end earlier than the
-        spec really does (a range to 24:00 followed by one from 00:00): callers look again."""
+        spec really does (a range to 24:00 followed by one from 00:00): callers look again.
+        It never ends later, and it is always after ``moment``."""
         local = moment.astimezone(self.zone)
         minute = local.hour * 60 + local.minute
         end = DAY
@@ -95,7 +100,21 @@ class Spec:
                         end, grown = stop, True
         day = local.date() + timedelta(days=end // DAY)
         wall = datetime.combine(day, time(end % DAY // 60, end % 60), tzinfo=self.zone)
-        return wall.astimezone(UTC)
+        candidate = wall.astimezone(UTC)
+        if candidate > moment and candidate.astimezone(self.zone).utcoffset() == local.utcoffset():
+            return candidate  # no change of offset in between: wall time maps straight to UTC
+        return self._walk_out(moment)
+
+    def _walk_out(self, moment: datetime) -> datetime:
+        # A daylight-saving change lies between here and the wall-clock end: the local end may
+        # not exist (clocks jump over it) or exist twice (clocks go back). Walk minute by
+        # minute (offsets are whole minutes) to the first instant outside; a day at most.
+        step = moment.astimezone(UTC).replace(second=0, microsecond=0)
+        for _ in range(_WALK_LIMIT):
+            step += _MINUTE
+            if not self.contains(step):
+                return step
+        return step
 
     def _day_holds(self, day: date) -> bool:
         if self.weekdays is not None and not _within(day.weekday(), self.weekdays):

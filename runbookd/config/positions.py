@@ -26,7 +26,7 @@ def with_positions(config: Path, problems: Iterable[str]) -> list[str]:
     out = []
     for problem in problems:
         where = problem.removeprefix(prefix).partition(": ")[0]
-        loc = _loc(where) if problem.startswith(prefix) else None
+        loc = key_path(where) if problem.startswith(prefix) else None
         if loc is None:
             out.append(problem)
             continue
@@ -35,7 +35,7 @@ def with_positions(config: Path, problems: Iterable[str]) -> list[str]:
     return out
 
 
-def _loc(dotted: str) -> Loc | None:
+def key_path(dotted: str) -> Loc | None:
     """``polling[0].name`` -> ``('polling', 0, 'name')``; None for text that is no key path."""
     if not dotted or " " in dotted:
         return None

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from runbookd.config.positions import key_path
 from runbookd.config.secretfiles import file_keys, read_secret
 from runbookd.config.sections import (
     AlertmanagerSettings,
@@ -56,6 +57,7 @@ from runbookd.config.sources import (
 )
 from runbookd.config.users import UserSettings, duplicate_names, load_users_file
 from runbookd.engine.lang.diagnostics import did_you_mean, short_repr
+from runbookd.engine.windows import WindowError, windows_from_config
 
 _DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # The database drivers that ship as an extra of runbookd's, by URL scheme: a URL that needs one
@@ -125,6 +127,11 @@ class Settings(Section):
     cluster: ClusterSettings = Field(
         default_factory=ClusterSettings, description="Replicas on one PostgreSQL database."
     )
+    maintenance_windows: list[Any] = Field(
+        default_factory=list,
+        description="Recurring windows (Alertmanager time_intervals) muting the alerts their "
+        "matchers match, as silences do (docs/silences.md); checked by engine.windows.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -169,6 +176,11 @@ class Settings(Section):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir.absolute() / 'runbookd.db'}"
+
+    def windows_section(self) -> dict[str, Any]:
+        """``maintenance_windows`` as the runbook library's journal entry carries it (empty
+        when none, so a library journaled before windows existed keeps its digest)."""
+        return {"maintenance_windows": self.maintenance_windows} if self.maintenance_windows else {}
 
     def poll_url(self, poll: PollSettings) -> str | None:
         """The Prometheus URL a poll queries: its own, else ``connectors.prometheus.url``."""
@@ -303,6 +315,10 @@ def _cross_checks(settings: Settings) -> list[tuple[Loc, str]]:
         if settings.poll_url(poll) is None:
             message = "no url, and connectors.prometheus.url is not set either"
             out.append((("polling", index, "url"), message))
+    try:
+        windows_from_config(settings.windows_section())
+    except WindowError as exc:
+        out.append((key_path(exc.path) or ("maintenance_windows",), exc.message))
     return out
 
 

@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,11 @@ from runbookd.service.core import Service
 
 log = logging.getLogger(__name__)
 
-#: Top-level keys whose new value a reload puts to work. The runbooks are journaled (so a replay
-#: sees the library each incident ran with), and connector settings are read per call; every
-#: other key is wired into a thread, a pool, a socket or a route at start.
-RELOADABLE = frozenset({"runbooks", "connectors"})
+#: Top-level keys whose new value a reload puts to work. The runbooks and the maintenance windows
+#: are journaled (so a replay sees the library and windows each incident ran with), and
+#: connector settings are read per call; every other key is wired into a thread, a pool, a
+#: socket or a route at start.
+RELOADABLE = frozenset({"runbooks", "connectors", "maintenance_windows"})
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,13 @@ class Reloader:
                 named = [f"{self._config}: {p}" for p in problems]
                 problems = tuple(with_positions(self._config, named))
             return Outcome(False, problems)
+        # The windows travel in the library's journal entry: set them before it is recorded,
+        # and put the running ones back when the library is refused.
+        running = self.service.options
+        self.service.options = replace(running, windows=settings.windows_section())
         errors = await self.service.reload(list(settings.runbooks))
         if errors:
+            self.service.options = replace(self.service.options, windows=running.windows)
             return Outcome(False, tuple(str(e) for e in errors))
         # Everything validated and the library swapped: this cannot fail any more.
         self.service.connector_settings = connectors

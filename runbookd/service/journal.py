@@ -32,8 +32,7 @@ def library_payload(
     Libraries journaled before retention existed have none, and replay keeps every incident up
     to them, as the version that wrote them did.
 
-    ``windows``: the config's ``time_intervals`` and ``maintenance_windows`` (engine.windows),
-    for the same reason; absent when none are configured, so earlier digests stay the same.
+    ``windows``: the config's ``maintenance_windows`` (engine.windows), for the same reason; absent when none are configured, so earlier digests stay the same.
     """
     out: dict[str, Any] = {
         "files": [{"file": f, "text": text} for f, text in sorted(files)],

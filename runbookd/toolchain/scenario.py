@@ -26,6 +26,7 @@ from runbookd.engine.lang.loader import validation_diagnostics
 from runbookd.engine.lang.source import SourceError, load_yaml
 from runbookd.engine.postmortem import draft_markdown
 from runbookd.engine.simulator import Simulator
+from runbookd.engine.windows import windows_from_config
 from runbookd.oncall.lookup import Directory
 from runbookd.toolchain.library import load_library
 from runbookd.toolchain.scenario_gates import check_decider
@@ -99,6 +100,9 @@ def run_scenario(path: Path) -> ScenarioResult:
     sim = Simulator(
         library.compiled(), scenario.start, fakes, dry_run=scenario.dry_run, oncall=oncall
     )
+    sim.engine.set_windows(
+        windows_from_config({"maintenance_windows": scenario.maintenance_windows})
+    )
     result.start = scenario.start
     _Runner(sim, scenario, result).run()
     result.timeline = sim.timeline
@@ -159,6 +163,9 @@ class _Runner:
             approval_id = sim.approval_for(decision.step)
             check_decider(sim, approval_id, decision)
             sim.decide(approval_id, entry.approve is not None, decision.by)
+        elif entry.silence is not None:
+            number = len(sim.engine.mutes.silences) + 1
+            sim.silence(entry.silence.payload(now, self.scenario.start, number))
 
     def _alert_events(self, spec: AlertSpec, now: datetime) -> list[Event]:
         identity = tuple(sorted(spec.labels.items()))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runbookd.engine.errors import EngineError
 from runbookd.engine.lang.durations import Offset
+from runbookd.engine.silences import SilenceError, validate_matchers
+from runbookd.engine.windows import WindowError, windows_from_config
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -64,7 +67,61 @@ class Note(Person):
     text: str
 
 
-ENTRY_KINDS = ("alert", "alertmanager", "event", "ack", "approve", "deny", "resolve", "note")
+class SilenceSpec(Strict):
+    """A silence made at the entry's ``at`` (docs/silences.md), as ``runbookd silence add``."""
+
+    matchers: list[str] = Field(min_length=1, description='amtool-style, e.g. instance=~"db.*"')
+    for_: Offset | None = Field(None, alias="for", description="How long; default 1h.")
+    until: Offset | None = Field(None, description="Instead of for: the offset it ends at.")
+    comment: str = "scenario"
+    by: str = "someone"
+    id: str | None = Field(None, description="Default s1, s2, ... in the order made.")
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        try:
+            validate_matchers(value)
+        except SilenceError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceSpec:
+        if self.for_ is not None and self.until is not None:
+            raise ValueError("use one of for, until")
+        if self.for_ is not None and self.for_ <= timedelta(0):
+            raise ValueError("for must be positive")
+        return self
+
+    def payload(self, now: datetime, start: datetime, number: int) -> dict[str, Any]:
+        """The journal entry the API would make; EngineError when it would end before ``now``."""
+        end = start + self.until if self.until is not None else now + (self.for_ or ONE_HOUR)
+        if end <= now:
+            raise EngineError(f"silence: until {end.isoformat()} is not after the entry's at")
+        return {
+            "op": "add",
+            "id": self.id or f"s{number}",
+            "matchers": list(self.matchers),
+            "startsAt": now.isoformat(),
+            "endsAt": end.isoformat(),
+            "createdBy": self.by,
+            "comment": self.comment,
+        }
+
+
+ONE_HOUR = timedelta(hours=1)
+ENTRY_KINDS = (
+    "alert",
+    "alertmanager",
+    "event",
+    "ack",
+    "approve",
+    "deny",
+    "resolve",
+    "note",
+    "silence",
+)
 
 
 class Entry(Strict):
@@ -77,6 +134,7 @@ class Entry(Strict):
     deny: Decision | None = None
     resolve: Person | None = None
     note: Note | None = None
+    silence: SilenceSpec | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Entry:
@@ -200,6 +258,18 @@ class Scenario(Strict):
     timeline: list[Entry] = Field(min_length=1)
     run_for: Offset | None = None
     expect: list[Expect] = Field(min_length=1)
+    maintenance_windows: list[Any] = Field(
+        default_factory=list, description="As in config.yaml (docs/silences.md)."
+    )
+
+    @field_validator("maintenance_windows")
+    @classmethod
+    def _windows(cls, value: list[Any]) -> list[Any]:
+        try:
+            windows_from_config({"maintenance_windows": value})
+        except WindowError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _aware(self) -> Scenario:

@@ -36,6 +36,7 @@ from runbookd.web.gates import Gates, csrf_user, current, page_login
 from runbookd.web.oncall_pages import oncall_router
 from runbookd.web.render import make_env, render, stylesheet
 from runbookd.web.runbook_pages import runbook_router
+from runbookd.web.silence_pages import silence_router
 from runbookd.web.timeline import chart
 
 #: Largest form body accepted (a note is at most 10,000 characters).
@@ -281,6 +282,7 @@ def web_router(
 
     router.include_router(runbook_router(pages, service))
     router.include_router(oncall_router(pages, service, pages.now))
+    router.include_router(silence_router(pages, service))
 
     @router.get("/reports", response_class=HTMLResponse)
     async def report(request: Request) -> HTMLResponse:
