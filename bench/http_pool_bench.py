@@ -1,7 +1,9 @@
 """Connector HTTP pool: the connectors' own keep-alive pool against stock httpx, at paced rates.
 
-Issue 16 §2 asks whether ``connectors/transport.py`` (a pool of our own over httpcore's
-connections, on the asyncio network layer of ``connectors/tcp.py``) is still worth owning. Both
+Issue 16 §2 asked whether ``connectors/transport.py`` (a pool of our own over httpcore's
+connections, on the asyncio network layer of ``connectors/tcp.py``) was still worth owning; it was
+not (docs/decisions.md), and it lives on as ``bench/reference_pool`` so the decision can be
+re-measured. Both
 sides make the same connector calls (``connectors.web.request``: a small JSON POST, the answer
 read) to a real HTTP/1.1 server on loopback, in a process of its own so that its CPU is not
 counted. The pools are sized alike, to the workers: ours with ``max_connections`` =
@@ -43,9 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.reference_pool.transport import PooledTransport  # noqa: E402
 from bench.suite import Figure, machine  # noqa: E402
 from runbookd.connectors import web  # noqa: E402
-from runbookd.connectors.transport import PooledTransport  # noqa: E402
 
 #: Calls per second; None is flat out.
 RATES: tuple[int | None, ...] = (10, 100, 1000, None)
