@@ -17,7 +17,8 @@ import httpx
 from runbookd.connectors.base import PermanentError
 from runbookd.connectors.tlsconfig import TlsConfig
 
-#: A tls_config as written: a reload that rebuilds the same config finds its client again.
+#: A tls_config as written: a reload that rebuilds the same config replaces its client (the new
+#: context may hold a rotated certificate) instead of adding one beside it.
 _Key = tuple[str | None, str | None, str | None, bool, str | None]
 
 
