@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-failover bench-replicas bench-pages clean demo
+.PHONY: run test lint check bench bench-smoke bench-ingest bench-executor bench-failover bench-replicas bench-pages bench-httppool clean demo
 
 LOCK := requirements/lock.txt
 RUNTIME_LOCK := requirements/runtime.txt
@@ -53,7 +53,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: the whole suite (engine, ingest, latency, burst, memory, restart, offline), each figure
+## bench: the whole suite (engine, ingest, latency, burst, memory, restart, offline, httppool), each figure
 ## against a baseline from the same run and its goal; writes bench/results/<time>.json and appends
 ## rows to bench/RESULTS.md. Then the executor's and the web pages' own benchmarks.
 bench: $(STAMP)
@@ -83,6 +83,10 @@ bench-failover: $(STAMP)
 ## each against a bare FastAPI endpoint in the same run (needs wrk)
 bench-replicas: $(STAMP)
 	$(BIN)/python bench/replicas_ingest_bench.py
+
+## bench-httppool: connector calls at 10, 100, 1,000 calls/s and flat out, our pool against stock httpx
+bench-httppool: $(STAMP)
+	$(BIN)/python bench/http_pool_bench.py
 
 ## bench-pages: p50/p99 of each web page with 10,000 incidents, against a static page of equal size
 bench-pages: $(STAMP)

@@ -7,8 +7,8 @@
 
 What runs is the service's own path minus the store: ``engine.executor.Executor`` with the real
 ``http`` connector (``connectors.registry.load_specs()["http"]``) and the service's own client
-(``runbookd.service.outbound.outbound_client``: the keep-alive pool of ``connectors/transport.py``, one
-connection per worker kept alive), on uvloop as under ``runbookd serve`` (``--loop asyncio``
+(``runbookd.service.outbound.outbound_client``: stock httpx since 2026-12-08, one connection per
+worker kept alive), on uvloop as under ``runbookd serve`` (``--loop asyncio``
 for the plain loop). The baseline is stock httpx (its own pool; ``--keepalive`` keeps one
 connection per worker alive there too).
 The executor's ``WorkPort`` is an in-memory one here: it hands out the not-yet-finished calls,
@@ -366,7 +366,7 @@ async def executor_pass(
         tracemalloc.reset_peak()
     traced_start = tracemalloc.get_traced_memory()[0] if traced else 0
     problems: list[str] = []
-    async with outbound_client(workers, environ={}) as http:
+    async with outbound_client(workers) as http:
         executor = Executor(specs, port, http, workers=workers, environ={})
         cpu0, t0 = time.process_time(), time.perf_counter()
         task = asyncio.create_task(executor.run())

@@ -24,6 +24,7 @@ if str(REPO) not in sys.path:
 from bench import (  # noqa: E402
     burst_bench,
     engine_bench,
+    http_pool_bench,
     ingest_bench,
     latency_bench,
     memory_bench,
@@ -100,6 +101,7 @@ def benchmarks(args: argparse.Namespace) -> dict[str, Callable[[bool], list[Figu
         "burst": burst_bench.figures,
         "restart": restart_bench.figures,
         "memory": lambda smoke: memory_bench.figures(smoke, args.memory_events),
+        "httppool": http_pool_bench.figures,
     }
 
 

@@ -19,6 +19,7 @@ from runbookd.connectors.base import (
 )
 from runbookd.connectors.base import Settings as BaseSettings
 from runbookd.connectors.calls import connector_call, settings_of
+from runbookd.connectors.clients import client_for
 from runbookd.connectors.tlsconfig import TlsConfig
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -97,10 +98,8 @@ async def run(params: HttpParams, ctx: CallContext, runtime: Runtime) -> Result:
         body["json"] = params.json_
     elif params.body is not None:
         body["content"] = params.body.encode()
-    if settings.tls_config is not None:
-        body["extensions"] = settings.tls_config.extensions()
     answer = await web.request(
-        runtime.http,
+        client_for(runtime.http, settings.tls_config),
         "http",
         params.method,
         params.url,

@@ -3,7 +3,10 @@ the target's certificate, a client certificate and key, the name to check, or no
 
 The SSL context is built once, when the settings are validated, so an unreadable file or a key
 that does not match its certificate fails ``runbookd check-config`` and the start (or a reload)
-with the key named, instead of every call at run time.
+with the key named, instead of every call at run time. Everything, the server name included, is
+in that one context: it is handed to a stock ``httpx.AsyncClient`` as ``verify=``
+(``connectors.clients``), which uses it for direct connections and for tunnels through a proxy
+alike.
 """
 
 from __future__ import annotations
@@ -13,9 +16,32 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-#: The request extension through which a call asks the pool for its own TLS settings
-#: (``connectors.transport.PooledTransport``); httpx hands extensions to the transport as is.
-SSL_CONTEXT = "runbookd.ssl_context"
+
+class _NamedContext(ssl.SSLContext):
+    """A client context that sends and checks ``server_name`` whatever host it is asked for.
+
+    httpcore passes the URL's host as the TLS server name; its ``sni_hostname`` request
+    extension changes that for direct connections only, not through a proxy's CONNECT tunnel.
+    Every TLS connection asyncio makes goes through ``wrap_bio``, so the name is set there.
+    """
+
+    server_name: str | None = None
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        name = self.server_name or server_hostname
+        return super().wrap_bio(incoming, outgoing, server_side, name, session)
+
+    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        if self.server_name:
+            kwargs["server_hostname"] = self.server_name
+        return super().wrap_socket(sock, *args, **kwargs)
 
 
 class TlsConfig(BaseModel):
@@ -53,7 +79,10 @@ class TlsConfig(BaseModel):
                 else ("key_file", "cert_file")
             )
             raise ValueError(f"{given} is set but {missing} is not; set both or neither")
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        # As ssl.create_default_context() makes it: the system's CAs, names checked.
+        context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        context.server_name = self.server_name or None
         if self.ca_file is not None:
             try:
                 context.load_verify_locations(cafile=self.ca_file)
@@ -73,12 +102,11 @@ class TlsConfig(BaseModel):
         self._context = context
         return self
 
-    def extensions(self) -> dict[str, Any]:
-        """The request extensions that make one call use these settings."""
-        out: dict[str, Any] = {SSL_CONTEXT: self._context}
-        if self.server_name:
-            out["sni_hostname"] = self.server_name  # httpcore: SNI and the name checked
-        return out
+    @property
+    def context(self) -> ssl.SSLContext:
+        """The SSL context for clients that call with these settings."""
+        assert self._context is not None  # set by the validator
+        return self._context
 
 
 def _reason(exc: Exception) -> str:

@@ -18,8 +18,8 @@ from bench import runner
 from bench.suite import TABLE_HEADING, Figure, append_rows
 
 MACHINE = {"nproc": 2, "cpu": "Test CPU", "ram_gib": 4.0, "load_average": [1.5, 1.0, 0.5]}
-BENCHES = {"offline", "engine", "ingest", "latency", "burst", "restart", "memory"}
-WITH_BASELINE = {"offline", "engine", "ingest", "burst", "restart"}
+BENCHES = {"offline", "engine", "ingest", "latency", "burst", "restart", "memory", "httppool"}
+WITH_BASELINE = {"offline", "engine", "ingest", "burst", "restart", "httppool"}
 
 
 def test_rows_go_under_the_suite_table_and_leave_later_sections_alone(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 """``connectors.http.tls_config`` against a real TLS server on 127.0.0.1 with a CA made for the test
-(trustme), through the service's own outbound client and pool: a private CA, a client certificate
-for a server that demands one, a server name other than the URL's host, no verification at all,
-and settings that cannot work refused at load time with the key named."""
+(trustme), through the service's own outbound client (stock httpx, one client per tls_config): a
+private CA, a client certificate for a server that demands one, a server name other than the URL's
+host, no verification at all, the same checks through a proxy from the environment, and settings
+that cannot work refused at load time with the key named."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,17 +135,62 @@ async def test_insecure_skip_verify_accepts_any_certificate(
     ] == "ok"
 
 
-async def test_through_a_proxy_a_call_with_its_own_tls_fails_instead_of_going_unchecked(
-    pki: Pki, server: HTTPServer, call: Caller
+@contextlib.asynccontextmanager
+async def connect_proxy() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """An HTTP proxy on 127.0.0.1 that tunnels CONNECT requests: (its URL, the request lines)."""
+    seen: list[bytes] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0])
+        host, port = head.split()[1].decode().rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(tunnel, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
+    finally:
+        server.close()
+
+
+async def test_through_a_proxy_from_the_environment_tls_config_still_decides(
+    pki: Pki, call: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with outbound_client(4, environ={"HTTPS_PROXY": "http://127.0.0.1:9"}) as proxied:
-        with pytest.raises(PermanentError, match="tls_config cannot be applied through a proxy"):
-            await call(
-                SPEC,
-                {"url": server.url_for("/hook")},
-                _settings(ca_file=str(pki.ca_file)),
-                client=proxied,
-            )
+    server = pki.server("hooks.internal", require_client_cert=True)
+    try:
+        url = server.url_for("/hook")
+        async with connect_proxy() as (proxy, seen):
+            monkeypatch.setenv("HTTPS_PROXY", proxy)
+            for name in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+                monkeypatch.delenv(name, raising=False)
+            async with outbound_client(4) as proxied:
+                with pytest.raises(PermanentError, match="TLS certificate not trusted"):
+                    await call(SPEC, {"url": url}, HttpSettings(), client=proxied)
+                mutual = _settings(
+                    ca_file=str(pki.ca_file),
+                    cert_file=str(pki.client_cert),
+                    key_file=str(pki.client_key),
+                    server_name="hooks.internal",
+                )
+                assert (await call(SPEC, {"url": url}, mutual, client=proxied))["body"] == "ok"
+        port = url.split(":")[2].split("/")[0]
+        assert seen == [f"CONNECT 127.0.0.1:{port} HTTP/1.1".encode()] * 2
+        assert len(server.log) == 1
+    finally:
+        server.stop()
 
 
 def test_settings_that_cannot_work_are_refused_with_the_key(pki: Pki, tmp_path: Path) -> None:

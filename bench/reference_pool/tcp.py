@@ -7,7 +7,7 @@ segments (two syscalls, two wake-ups of the other side). This backend keeps what
 until it reads the answer, then sends it in one write, and reads from a protocol's buffer.
 
 Timeouts are httpcore's (``timeout`` per operation); errors are httpcore's exception types, so
-``connectors.transport`` maps them to httpx's as before. TLS uses ``loop.start_tls``.
+``bench.reference_pool.transport`` maps them to httpx's as before. TLS uses ``loop.start_tls``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An HTTP/1.1 keep-alive pool for the connectors' calls, with constant work per request.
+"""An HTTP/1.1 keep-alive pool with constant work per request (the benchmark's reference only).
 
 Why not httpx's own pool: httpcore's ``AsyncConnectionPool`` re-examines every pooled connection
 on every request and on every response close (``has_expired`` on each: an anyio attribute lookup
@@ -14,10 +14,8 @@ finished response puts its connection back. The connections themselves are httpc
 What it keeps from httpx's transport: at most ``max_connections`` requests in flight (a request
 beyond that waits, bounded by its ``pool`` timeout if it has one), at most
 ``max_keepalive_connections`` idle connections, idle connections closed after
-``keepalive_expiry``, certificate checks with httpx's default context (or the one a call brings
-in its ``runbookd.ssl_context`` extension, ``connectors.tlsconfig``: its connections are pooled
-apart), and httpcore's errors raised as httpx's, so connectors see the same exceptions. It does not do proxies: the service
-uses it only when no proxy is configured in the environment (``runbookd.service.core``).
+``keepalive_expiry``, certificate checks with httpx's default context, and httpcore's errors
+raised as httpx's, so connectors see the same exceptions. It does not do proxies or HTTP/2.
 """
 
 from __future__ import annotations
@@ -33,8 +31,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from runbookd.connectors.tcp import Backend
-from runbookd.connectors.tlsconfig import SSL_CONTEXT
+from bench.reference_pool.tcp import Backend
 
 #: httpcore's exceptions and the httpx ones connectors catch; most specific first.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -54,8 +51,7 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
 )
 
-#: scheme, host, port and the SSL context: a connection made with one call's TLS settings never
-#: serves a call with other settings.
+#: scheme, host, port and the SSL context.
 Key = tuple[bytes, bytes, int, ssl.SSLContext]
 
 
@@ -123,8 +119,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         url = request.url
         scheme = url.raw_scheme
         port = url.port or (443 if scheme == b"https" else 80)
-        context = request.extensions.get(SSL_CONTEXT) or self._ssl
-        key: Key = (scheme, url.raw_host, port, context)
+        key: Key = (scheme, url.raw_host, port, self._ssl)
         await self._take_slot(request)
         try:
             conn = await self._checkout(key)
