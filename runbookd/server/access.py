@@ -32,5 +32,6 @@ def build_access(settings: Settings) -> tuple[Access, list[str]]:
         users=Users(accounts, people),
         shared=shared_credentials(settings),
         trusted_proxies=tuple(settings.auth.trusted_proxies),
+        secrets=tuple(s.get_secret_value() for s in settings.chatops.pagerduty.webhook_secrets),
     )
     return access, unknown_people(accounts, people)
