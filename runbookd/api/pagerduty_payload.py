@@ -54,7 +54,7 @@ def _text(obj: dict[str, Any], key: str, where: str, required: bool = False) -> 
             raise BadPayload(f"{where}.{key}: missing")
         return None
     if not isinstance(value, str) or (required and not value):
-        raise BadPayload(f"{where}.{key}: must be a non-empty string")
+        raise BadPayload(f"{where}.{key}: must be a {'non-empty ' if required else ''}string")
     return value
 
 
