@@ -87,13 +87,18 @@ def pagerduty_router(service: Service, secrets: Sequence[bytes]) -> APIRouter:
         if action is None:
             count("ignored")
             return WebhookAnswer(status="ignored", reason=f"{event.event_type} is not acted on")
-        incident_id = await _incident_of(service, event)
-        if incident_id is None:
-            count("unknown_incident")
-            return WebhookAnswer(
-                status="ignored", reason="no runbookd incident has this incident_key"
-            )
-        outcome, answer = await _act_once(service, request, event, action, incident_id)
+        try:
+            incident_id = await _incident_of(service, event)
+            if incident_id is None:
+                count("unknown_incident")
+                return WebhookAnswer(
+                    status="ignored", reason="no runbookd incident has this incident_key"
+                )
+            outcome, answer = await _act_once(service, request, event, action, incident_id)
+        except HTTPException as exc:
+            if exc.status_code >= 500:
+                count("unavailable")
+            raise
         count(outcome)
         return answer
 

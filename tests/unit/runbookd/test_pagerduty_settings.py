@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from runbookd.config.settings import SettingsError, load_settings
 from runbookd.server.access import build_access
+from runbookd.server.app import create_app
+from tests.unit.postmortem.rig import database_url
+from tests.unit.runbookd.live_app import live
+from tests.unit.runbookd.pagerduty_app import RUNBOOK, signed, webhook_body
 
 OLD, NEW = "pd-old-secret-6a0f13", "pd-new-secret-93be2c"
+PATH = "/api/v1/chatops/pagerduty"
 
 
 def _config(tmp_path: Path, text: str) -> Path:
@@ -52,3 +58,19 @@ def test_by_default_there_is_none_and_an_empty_one_is_refused_unshown(tmp_path: 
         load_settings(config, {})
     assert "chatops.pagerduty.webhook_secrets" in str(caught.value)
     assert OLD not in str(caught.value)
+
+
+def test_runbookd_serve_takes_the_secret_from_the_configuration(tmp_path: Path) -> None:
+    (tmp_path / "pd-secret").write_text(NEW + "\n")
+    with database_url(tmp_path) as url:
+        config = _config(
+            tmp_path,
+            f"database_url: '{url}'\n"
+            f"data_dir: '{tmp_path / 'data'}'\nrunbooks: ['{RUNBOOK}']\n"
+            "chatops: {pagerduty: {webhook_secrets_file: pd-secret}}\n",
+        )
+        body = webhook_body("incident.triggered", "INC-1")
+        with live(create_app(load_settings(config, {}))) as base:
+            good = httpx.post(base + PATH, content=body, headers=signed(body, NEW.encode()))
+            bad = httpx.post(base + PATH, content=body, headers=signed(body, OLD.encode()))
+    assert (good.status_code, good.json()["status"], bad.status_code) == (200, "ignored", 401)

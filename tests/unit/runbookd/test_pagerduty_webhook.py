@@ -230,3 +230,22 @@ def test_without_a_configured_secret_every_request_is_refused(url: str) -> None:
         answer = app.webhook(body, signed(body))
         assert answer.status_code == 401
         assert "chatops.pagerduty.webhook_secrets is not configured" in answer.json()["detail"]
+
+
+def test_a_store_that_refuses_the_event_answers_503_and_the_retry_acts(url: str) -> None:
+    with serve(url) as app:
+        app.page()
+        db = create_engine(url)
+        try:
+            t.webhook_event.drop(db)  # the store refuses what the webhook must write first
+            body = webhook_body("incident.acknowledged", "INC-1")
+            refused = app.webhook(body, signed(body))
+            assert refused.status_code == 503
+            assert app.incident()["acknowledged_at"] is None
+            t.webhook_event.create(db)  # back: PagerDuty's retry of the same event acts
+            retried = app.webhook(body, signed(body))
+        finally:
+            db.dispose()
+        assert retried.json()["status"] == "applied"
+        assert app.incident()["acknowledged_by"] == "ruth"
+        assert app.metric("unavailable") == 1
