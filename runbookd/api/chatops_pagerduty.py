@@ -181,7 +181,7 @@ async def _act_once(
                 "refused",
                 WebhookAnswer(status="refused", incident=incident_id, reason=detail),
             )
-    await _store(webhook_events.finish, service.db, SOURCE, event.id)
+    await _store(webhook_events.finish, service.db, SOURCE, event.id, datetime.now(UTC))
     return outcome, answer
 
 

@@ -40,6 +40,9 @@ def _escaped(text: str) -> str:
 
 def find_incident(conn: Any, incident_key: str) -> str | None:
     """The runbookd incident whose PagerDuty alert has ``incident_key`` (blocking)."""
+    # The usual case first, on the index: the bundled runbooks' dedup key is the incident id.
+    if any(dedup_key(a) == incident_key for a in _calls_of(conn, incident_key)):
+        return incident_key
     rows = conn.execute(
         select(t.timeline.c.incident_id, t.timeline.c.data)
         .where(
@@ -54,17 +57,20 @@ def find_incident(conn: Any, incident_key: str) -> str | None:
     return None
 
 
-def targets(conn: Any, incident_id: str) -> list[dict[str, Any]]:
-    """The PagerDuty alerts ``incident_id`` opened, once each: routing key (as written),
-    dedup key, and whether the call was a dry run (blocking)."""
+def _calls_of(conn: Any, incident_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(t.timeline.c.data)
         .where(t.timeline.c.incident_id == incident_id, t.timeline.c.kind.in_(_CALLS))
         .order_by(t.timeline.c.id)
     ).all()
+    return [loads(row.data) for row in rows]
+
+
+def targets(conn: Any, incident_id: str) -> list[dict[str, Any]]:
+    """The PagerDuty alerts ``incident_id`` opened, once each: routing key (as written),
+    dedup key, and whether the call was a dry run (blocking)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        data = loads(row.data)
+    for data in _calls_of(conn, incident_id):
         key = dedup_key(data)
         routing = data.get("params", {}).get("routing_key")
         if key is None or not isinstance(routing, str):

@@ -261,7 +261,7 @@ webhook_event = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("incident_id", String(64), nullable=True),
-    #: claimed (being acted on) | done | failed
+    #: claimed (being acted on) | done
     Column("status", String(16), nullable=False),
     Index("ix_webhook_event_received_at", "received_at"),
 )

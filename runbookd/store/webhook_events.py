@@ -22,6 +22,9 @@ from runbookd.store import tables as t
 
 #: Longer than a request may take to journal its action and see it applied (a 503 after 10 s).
 STALE_AFTER = timedelta(seconds=60)
+#: How long an event id is remembered: far beyond any vendor's redelivery (PagerDuty's are
+#: minutes to hours), short enough that the table stays small.
+KEEP = timedelta(days=7)
 
 Claim = Literal["new", "duplicate"]
 
@@ -67,15 +70,16 @@ def claim(
     return "new" if taken.rowcount == 1 else "duplicate"
 
 
-def finish(db: Engine, source: str, event_id: str, status: str = "done") -> None:
-    """Mark the event acted on (blocking)."""
+def finish(db: Engine, source: str, event_id: str, now: datetime) -> None:
+    """Mark the event acted on, and forget the ones older than ``KEEP`` (blocking)."""
     c = t.webhook_event.c
     with db.begin() as conn:
         conn.execute(
             update(t.webhook_event)
             .where(c.source == source, c.event_id == event_id[:200])
-            .values(status=status)
+            .values(status="done")
         )
+        conn.execute(delete(t.webhook_event).where(c.received_at < now - KEEP))
 
 
 def release(db: Engine, source: str, event_id: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from runbookd.store import db as store
-from runbookd.store.webhook_events import STALE_AFTER, claim, finish, release
+from runbookd.store.webhook_events import KEEP, STALE_AFTER, claim, finish, release
 from tests.unit.postmortem.rig import database_url
 
 T0 = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
@@ -32,7 +32,7 @@ def test_an_event_is_taken_once_per_source(db: Engine) -> None:
     assert claim(db, "pagerduty", "E1", "incident.resolved", "INC-1", T0) == "new"
     assert claim(db, "pagerduty", "E1", "incident.resolved", "INC-1", T0) == "duplicate"
     assert claim(db, "slack", "E1", "block_actions", "INC-1", T0) == "new"
-    finish(db, "pagerduty", "E1")
+    finish(db, "pagerduty", "E1", T0)
     later = T0 + 10 * STALE_AFTER
     assert claim(db, "pagerduty", "E1", "incident.resolved", "INC-1", later) == "duplicate"
 
@@ -51,3 +51,14 @@ def test_a_released_claim_lets_the_retry_act(db: Engine) -> None:
     assert claim(db, "pagerduty", "E3", "incident.resolved", None, T0) == "new"
     release(db, "pagerduty", "E3")
     assert claim(db, "pagerduty", "E3", "incident.resolved", None, T0) == "new"
+
+
+def test_event_ids_are_forgotten_after_a_week(db: Engine) -> None:
+    assert claim(db, "pagerduty", "OLD", "incident.resolved", None, T0) == "new"
+    finish(db, "pagerduty", "OLD", T0)
+    week = T0 + KEEP + timedelta(seconds=1)
+    assert claim(db, "pagerduty", "NEW", "incident.resolved", None, week) == "new"
+    finish(db, "pagerduty", "NEW", week)
+    # the old one is gone, the new one kept
+    assert claim(db, "pagerduty", "OLD", "incident.resolved", None, week) == "new"
+    assert claim(db, "pagerduty", "NEW", "incident.resolved", None, week) == "duplicate"
