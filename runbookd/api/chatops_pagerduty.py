@@ -109,12 +109,12 @@ async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise HTTPException(413, f"body larger than {MAX_BODY} bytes")
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
             raise HTTPException(413, f"body larger than {MAX_BODY} bytes")
-    return body
+    return bytes(body)
 
 
 async def _incident_of(service: Service, event: PagerDutyEvent) -> str | None:
@@ -143,7 +143,7 @@ def principal_for(access: Access, event: PagerDutyEvent, address: str | None) ->
             return account.principal("pagerduty", address)
     name = (agent.name or agent.id) if agent is not None else None
     return Principal(
-        name=name or "PagerDuty",
+        name=(name or "PagerDuty")[:256],  # what incident rows and the audit log hold
         role=Role.RESPONDER,
         via="pagerduty",
         address=address,

@@ -222,6 +222,8 @@ def test_any_configured_secret_signs_and_a_signed_body_that_is_not_an_event_is_a
         bad = b'{"event": {"event_type": "incident.resolved"}}'
         answer = app.webhook(bad, signed(bad, new))
         assert (answer.status_code, answer.json()["detail"]) == (400, "event.id: missing")
+        huge = b'{"event": {"id": "' + b"x" * 300_000 + b'"}}'
+        assert app.webhook(huge, signed(huge, new)).status_code == 413
 
 
 def test_without_a_configured_secret_every_request_is_refused(url: str) -> None:
