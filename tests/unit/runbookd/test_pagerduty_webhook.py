@@ -170,6 +170,13 @@ def test_acknowledging_in_runbookd_acknowledges_in_pagerduty_and_its_echo_is_qui
             ("resolve", "INC-1"),
             ("trigger", "INC-1"),
         ]
+        # The post-mortem lists the pages, not what runbookd passed on to PagerDuty.
+        with app.client() as http:
+            summary = http.get("/api/v1/incidents/INC-1/postmortem?format=json").json()
+        assert [(n["level"], n["connector"]) for n in summary["notifications"]] == [
+            ("primary", "pagerduty"),
+            ("primary", "pagerduty"),
+        ]
     assert [(r["actor"], r["action"]) for r in rows(url, t.audit)] == [
         ("ruth", "ack"),
         ("ruth", "resolve"),
