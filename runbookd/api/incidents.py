@@ -18,6 +18,7 @@ from sqlalchemy import Row, select
 from sqlmodel import Field, SQLModel
 
 from runbookd.api.applying import submit_applied
+from runbookd.api.pagerduty_links import with_alerts
 from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
 from runbookd.auth.audit import AuditRecord
@@ -217,6 +218,8 @@ async def apply_action(
         why = f"incident {incident_id} is already {current.status}"
         await _record(service, audit.settled("refused", why))
         raise HTTPException(409, why)
+    if payload["action"] in ("ack", "resolve"):  # told to PagerDuty too, once applied
+        payload = await asyncio.to_thread(with_alerts, service, incident_id, payload)
     if payload["action"] in _ON_SETTLED:
         payload = {**payload, "stored": await asyncio.to_thread(stored_record, service, current)}
     job = journaled("action", {"incident": incident_id, **payload}, audit)

@@ -16,9 +16,10 @@ from typing import Any, Literal, get_args
 #: informational, like the address, never a credential.
 Via = Literal["web", "api", "cli", "slack", "pagerduty", "alertmanager"]
 VIAS: tuple[str, ...] = get_args(Via)
-#: What kind of principal: a configured person, a service account, the shared credential, or
-#: nobody (no auth configured). The audit log records it beside the name.
-PrincipalKind = Literal["user", "service", "token", "anonymous"]
+#: What kind of principal: a configured person, a service account, the shared credential,
+#: nobody (no auth configured), or someone runbookd knows only by the name a signed request from
+#: another tool gave (a PagerDuty user no runbookd user maps). The audit log records it.
+PrincipalKind = Literal["user", "service", "token", "anonymous", "external"]
 KINDS: tuple[str, ...] = get_args(PrincipalKind)
 
 

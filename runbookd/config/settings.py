@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from runbookd.config.positions import key_path
+from runbookd.config.chatops import ChatopsSettings
 from runbookd.config.secretfiles import file_keys, read_secret
 from runbookd.config.sections import (
     AlertmanagerSettings,
@@ -131,6 +132,9 @@ class Settings(Section):
         default_factory=list,
         description="Recurring windows (Alertmanager time_intervals) muting the alerts their "
         "matchers match, as silences do (docs/silences.md); checked by engine.windows.",
+    )
+    chatops: ChatopsSettings = Field(
+        default_factory=ChatopsSettings, description="Requests from chat and paging tools."
     )
 
     @field_validator("database_url")

@@ -293,7 +293,8 @@ def _notifications(timeline: Sequence[Entry]) -> list[Notification]:
     by_call: dict[str, Notification] = {}
     for e in timeline:
         d = e.data
-        if e.kind == "notify":
+        # "sync": an acknowledgement runbookd passed on to PagerDuty, not a page to a person
+        if e.kind == "notify" and d.get("role") != "sync":
             by_call[str(d.get("call_id"))] = Notification(
                 at=aware(e.at),
                 level=str(d.get("level")),

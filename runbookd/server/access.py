@@ -33,5 +33,6 @@ def build_access(settings: Settings) -> tuple[Access, list[str]]:
         shared=shared_credentials(settings),
         trusted_proxies=tuple(settings.auth.trusted_proxies),
         csrf_secret=csrf.get_secret_value() if (csrf := settings.web.csrf_secret) else None,
+        secrets=tuple(s.get_secret_value() for s in settings.chatops.pagerduty.webhook_secrets),
     )
     return access, unknown_people(accounts, people)

@@ -8,7 +8,7 @@ anything listens.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from runbookd.alerts.routes import ingest_router
 from runbookd.api.alerts import alerts_router
 from runbookd.api.approvals import approvals_router
 from runbookd.api.auth import Credentials, require
+from runbookd.api.chatops_pagerduty import pagerduty_router
 from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
@@ -58,6 +59,7 @@ def build_app(
     started: RunbookdSettings | None = None,
     sighup: bool = False,
     config: Path | None = None,
+    pagerduty_secrets: Sequence[bytes] = (),
 ) -> FastAPI:
     """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it.
 
@@ -148,6 +150,7 @@ def build_app(
     app.include_router(approvals_router(service, guard))
     app.include_router(oncall_router(service, guard))
     app.include_router(silences_router(service, guard))
+    app.include_router(pagerduty_router(service, pagerduty_secrets))  # its signature is its auth
     # The pages for people (runbookd/web): a login, forms gated by role, CSRF on every form.
     app.include_router(web_router(service, access))
 
@@ -247,6 +250,7 @@ def create_app(
         started=settings,
         sighup=sighup,
         config=config,
+        pagerduty_secrets=settings.chatops.pagerduty.secrets(),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from runbookd.engine.commands import Command
 from runbookd.engine.errors import EngineError
 from runbookd.engine.runtime import Engine
+from runbookd.service.pagerduty_sync import mirror_calls
 
 #: The commands that are the person's act itself (the rest follow from it: a step that runs
 #: after an approval is the engine's doing).
@@ -26,6 +27,7 @@ _ACTOR_KEYS = ("name", "role", "kind", "via", "address")
 def apply_action(engine: Engine, p: dict[str, Any]) -> list[Command]:
     """Apply the action ``p``; EngineError when the engine refuses it."""
     commands = _dispatch(engine, p)
+    commands += mirror_calls(engine, p, commands)  # to PagerDuty (runbookd.service.pagerduty_sync)
     principal = p.get("principal")
     if not isinstance(principal, dict) or not principal.get("name"):
         return commands  # journaled before principals existed

@@ -45,6 +45,14 @@ class Metrics:
             ["source", "reason"],
             registry=r,
         )
+        self.chatops_requests = Counter(
+            "runbookd_chatops_requests_total",
+            "Requests from chat and paging tools (source pagerduty), by outcome: applied, "
+            "unchanged, duplicate, unknown_incident, ignored, refused, denied, unauthorized, "
+            "malformed, unavailable.",
+            ["source", "outcome"],
+            registry=r,
+        )
         self.alerts_rejected = Counter(
             "runbookd_alerts_rejected_total",
             "Single alerts and events refused while the rest of their body was stored, by the "

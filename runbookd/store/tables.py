@@ -249,6 +249,23 @@ audit = Table(
     Index("ix_audit_journal_seq", "journal_seq"),
 )
 
+#: Inbound webhook deliveries already taken (migration 0009): a vendor that retries (PagerDuty
+#: v3 redelivers until it gets a 2xx) sends the same event id again, and the primary key makes
+#: every replica, before and after a restart, act on it once (runbookd.store.webhook_events).
+webhook_event = Table(
+    "webhook_event",
+    metadata,
+    #: pagerduty (slack, ... later)
+    Column("source", String(16), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("incident_id", String(64), nullable=True),
+    #: claimed (being acted on) | done
+    Column("status", String(16), nullable=False),
+    Index("ix_webhook_event_received_at", "received_at"),
+)
+
 # --- post-mortem edits (migration 0002) -------------------------------------------------------
 # People's judgement about an incident: not engine inputs, so written straight to these tables
 # by the API (runbookd.postmortem.edits), never through the journal.
