@@ -27,8 +27,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from runbookd.config.positions import key_path
 from runbookd.config.chatops import ChatopsSettings
+from runbookd.config.positions import key_path
 from runbookd.config.secretfiles import file_keys, read_secret
 from runbookd.config.sections import (
     AlertmanagerSettings,
