@@ -24,6 +24,7 @@ from runbookd.alerts.polling import Poll
 from runbookd.alerts.routes import ingest_router
 from runbookd.api.alerts import alerts_router
 from runbookd.api.approvals import approvals_router
+from runbookd.api.audit_log import audit_router
 from runbookd.api.auth import Credentials, require
 from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
@@ -146,6 +147,7 @@ def build_app(
     app.include_router(approvals_router(service, guard))
     app.include_router(oncall_router(service, guard))
     app.include_router(silences_router(service, guard))
+    app.include_router(audit_router(service, guard))
     # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
     app.include_router(web_router(service, credentials, guard))
 

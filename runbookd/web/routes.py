@@ -31,7 +31,7 @@ from runbookd.engine.keys import missing_labels
 from runbookd.engine.matchers import MatcherError, parse_matchers
 from runbookd.engine.outcomes import OUTCOMES
 from runbookd.service.core import Service
-from runbookd.web import facts, queries, reports
+from runbookd.web import audit_pages, facts, queries, reports
 from runbookd.web.csrf import FIELD, Csrf
 from runbookd.web.oncall_pages import oncall_router
 from runbookd.web.render import make_env, render, stylesheet
@@ -356,6 +356,7 @@ def web_router(
 
     router.include_router(runbook_router(pages, service))
     router.include_router(oncall_router(pages, service, pages.now))
+    router.include_router(audit_pages.audit_router(pages, service))
 
     @router.get("/reports", response_class=HTMLResponse)
     async def report(request: Request) -> HTMLResponse:
