@@ -5,13 +5,16 @@ restart. The real app under uvicorn, SQLite or PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, insert
 
+from runbookd.auth.audit import AuditRecord
+from runbookd.store import tables as t
 from tests.unit.postmortem.rig import database_url
 from tests.unit.runbookd.audit_app import CLI_AGENT, SHARED, App, outage, serve
 
@@ -69,6 +72,8 @@ def test_admins_read_the_log_filtered_and_paged_and_it_outlives_a_restart(url: s
             middle = everything["entries"][2]["at"]
             since, until = _read(admin, since=middle), _read(admin, until=middle)
             first = _read(admin, limit="2")
+            with app.client("vic") as vic:  # a record arrives between two pages
+                assert vic.get("/api/v1/audit").status_code == 403
             second = _read(admin, limit="2", before=first["next"])
             third = _read(admin, limit="2", before=second["next"])
     assert refused.status_code == 403
@@ -105,7 +110,7 @@ def test_admins_read_the_log_filtered_and_paged_and_it_outlives_a_restart(url: s
     times = [(datetime.fromisoformat(e["at"]), e["id"]) for e in everything["entries"]]
     assert [e["id"] for e in since["entries"]] == [i for at, i in times if at >= cut]
     assert [e["id"] for e in until["entries"]] == [i for at, i in times if at < cut]
-    # Paging: two, two, one, and nothing twice or left out.
+    # Paging: two, two, one, and nothing twice or left out, though a record came meanwhile.
     assert [len(p["entries"]) for p in (first, second, third)] == [2, 2, 1]
     assert third["next"] is None
     paged = [e["id"] for p in (first, second, third) for e in p["entries"]]
@@ -118,7 +123,31 @@ def test_admins_read_the_log_filtered_and_paged_and_it_outlives_a_restart(url: s
     # The service rebuilt on the same database still lists every record.
     with serve(url) as again, again.client() as admin:
         after = _read(admin)
-    assert after["entries"] == everything["entries"]
+    assert after["entries"][1:] == everything["entries"]
+    assert _actions(after)[0] == ("vic", "read_audit", "denied")
+
+
+def test_a_secret_in_a_stored_record_is_not_shown(url: str) -> None:
+    """A record written before its secret was configured (straight into the table here) is
+    cleaned on the way out."""
+    with serve(url) as app:
+        db = create_engine(url)
+        try:
+            with db.begin() as conn:
+                record = AuditRecord("note", "incident", "INC-9", f"x{SHARED}", "user", "api")
+                row = record.settled("applied", f"because {SHARED}").row(datetime.now(UTC))
+                conn.execute(insert(t.audit).values(**{**row, "detail": f"{SHARED}!"}))
+        finally:
+            db.dispose()
+        with app.client() as admin:
+            raw = admin.get("/api/v1/audit").text
+            [entry] = _read(admin)["entries"]
+    assert SHARED not in raw
+    assert (entry["actor"], entry["reason"], entry["detail"]) == (
+        "x[redacted]",
+        "because [redacted]",
+        "[redacted]!",
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.unit.postmortem.rig import PAYMENT, database_url
-from tests.unit.runbookd.audit_app import outage, serve
+from tests.unit.runbookd.audit_app import SHARED, outage, serve
 from tests.unit.runbookd.test_audit_actions import audit_rows
 
 SCHEDULE = """
@@ -65,7 +65,8 @@ def test_a_failed_reload_is_logged_with_its_error_count(url: str, tmp_path: Path
     folder.mkdir()
     shutil.copy(PAYMENT, folder / PAYMENT.name)
     with serve(url, runbooks=[folder]) as app:
-        (folder / "broken.yaml").write_text("runbook: 1\nid: Not An Id\n")
+        # The file's name is the configured token: the error quotes the path, the log must not.
+        (folder / f"{SHARED}.yaml").write_text("runbook: 1\nid: Not An Id\n")
         with app.client() as admin:
             answer = admin.post("/api/v1/runbooks/reload")
             errors = answer.json()["errors"]
@@ -74,7 +75,8 @@ def test_a_failed_reload_is_logged_with_its_error_count(url: str, tmp_path: Path
     count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
     assert (row["action"], row["outcome"], row["reason"]) == ("reload", "failed", count)
     assert row["detail"].startswith(f"{count}; first: ")
-    assert "broken.yaml" in row["detail"]
+    assert SHARED in errors[0]  # the caller, an admin, sees the path as it is
+    assert SHARED not in row["detail"] and "[redacted].yaml" in row["detail"]
 
 
 def test_overrides_made_and_removed_are_logged_and_need_admin(url: str, tmp_path: Path) -> None:
@@ -86,7 +88,7 @@ def test_overrides_made_and_removed_are_logged_and_need_admin(url: str, tmp_path
         "person": "bob",
         "start": start.isoformat(),
         "end": (start + timedelta(hours=8)).isoformat(),
-        "reason": "alice at the dentist",
+        "reason": f"alice at the dentist; pager token {SHARED}",
         "by": "carol",
     }
     with serve(url, schedules=(folder,)) as app:
@@ -108,9 +110,10 @@ def test_overrides_made_and_removed_are_logged_and_need_admin(url: str, tmp_path
         ("token", "override_remove", target, "applied"),
         ("token", "override_remove", target, "refused"),
     ]
+    assert made.json()["reason"] == "alice at the dentist; pager token [redacted]"
     assert rows[1]["detail"] == (
         f"bob from {start.isoformat()} to {(start + timedelta(hours=8)).isoformat()}: "
-        "alice at the dentist"
+        "alice at the dentist; pager token [redacted]"
     )
     assert rows[1]["journal_seq"] is not None and rows[2]["journal_seq"] is not None
 
@@ -128,13 +131,17 @@ def test_follow_up_edits_need_a_responder_and_are_logged(url: str) -> None:
             changed = rob.patch(f"{base}/{item}", json={"status": "done", "by": "x"})
             removed = rob.delete(f"{base}/{item}")
             missing = rob.delete(f"{base}/{item}")
+            secret = rob.post(base, json={"title": f"revoke {SHARED}", "by": "rob"})
             summary = rob.get("/api/v1/incidents/INC-1/postmortem?format=json").json()
+            entries = rob.get("/api/v1/incidents/INC-1").json()["timeline"]
     assert viewer.status_code == 403
     assert viewer.json()["detail"] == "this needs the responder role; vic is viewer"
     assert (changed.status_code, removed.status_code, missing.status_code) == (200, 204, 404)
     assert added.json()["created_by"] == "rob"  # a known user is who they are
     assert changed.json()["status"] == "done"
-    assert summary["follow_ups"] == []
+    # The deleted item is gone; the one whose title quoted the token is kept redacted.
+    assert [f["title"] for f in summary["follow_ups"]] == ["revoke [redacted]"]
+    assert f"follow-up {item} deleted by rob: add a probe" in [e["summary"] for e in entries]
     target = f"INC-1/{item}"
     rows = audit_rows(url)
     assert _what(rows) == [
@@ -142,6 +149,12 @@ def test_follow_up_edits_need_a_responder_and_are_logged(url: str) -> None:
         ("rob", "follow_up_add", target, "applied"),
         ("rob", "follow_up_update", target, "applied"),
         ("rob", "follow_up_delete", target, "applied"),
+        ("rob", "follow_up_add", f"INC-1/{secret.json()['id']}", "applied"),
     ]
-    assert [r["detail"] for r in rows[1:]] == ["add a probe", "status='done'", "add a probe"]
+    assert [r["detail"] for r in rows[1:]] == [
+        "add a probe",
+        "status='done'",
+        "add a probe",
+        "revoke [redacted]",
+    ]
     assert all(r["incident_id"] == "INC-1" for r in rows)

@@ -83,5 +83,10 @@ def test_a_viewer_gets_the_403_page_naming_the_role(app: App) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "this needs the admin role; vic is viewer" in page.text
     assert "<tbody>" not in page.text
+    with app.client() as admin:
+        denied = admin.get("/api/v1/audit", params={"action": "read_audit"}).json()["entries"]
+    assert [(e["actor"], e["via"], e["outcome"], e["reason"]) for e in denied] == [
+        ("vic", "web", "denied", "this needs the admin role; vic is viewer")
+    ]
     # The pages do not know the role yet, so the nav links the page for everyone.
     assert index.status_code == 200 and '<a href="/audit">Audit</a>' in index.text
