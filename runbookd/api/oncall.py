@@ -1,8 +1,11 @@
-"""On-call schedules: who is on call (now, next, 14 days), iCalendar export, overrides."""
+"""On-call schedules: who is on call (now, next, 14 days), iCalendar export, overrides.
+
+Adding or removing an override needs ``admin``; each is a journal entry (kind ``oncall``) with
+its audit record, settled by the engine like every other audited action.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,16 +14,19 @@ from fastapi.params import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbookd.api.applying import submit_applied
 from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
-from runbookd.auth.roles import Role
+from runbookd.auth.audit import AuditRecord
+from runbookd.auth.roles import Principal, Role
 from runbookd.oncall.ical import calendar
 from runbookd.oncall.resolve import Resolver
 from runbookd.oncall.views import summary
+from runbookd.service.audit import journaled, record
 from runbookd.service.core import Service
-from runbookd.store.writer import EntryJob, StoreUnavailable
+from runbookd.store.writer import StoreUnavailable
 
-APPLY_TIMEOUT_S = 10.0
+Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 
 
 class OverrideCreate(BaseModel):
@@ -45,6 +51,11 @@ def _at(at: datetime | None, days: int) -> datetime:
             422, f"query.at: {moment.isoformat()} is outside the supported range"
         ) from None
     return moment
+
+
+def _by(who: Principal, claimed: str | None) -> str | None:
+    """Who the override is by: a known user is who they are; a shared credential may claim."""
+    return who.name if who.named else claimed
 
 
 def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
@@ -88,19 +99,11 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         )
         return Response(text, media_type="text/calendar; charset=utf-8")
 
-    async def _journal(payload: dict[str, Any]) -> None:
+    async def _journal(payload: dict[str, Any], audit: AuditRecord) -> None:
         at = datetime.now(UTC)
-        job = EntryJob(kind="oncall", payload=payload, at=at)
-        try:
-            seq = await asyncio.wrap_future(service.writer.submit(job))
-        except StoreUnavailable as exc:
-            raise HTTPException(503, str(exc)) from None
-        try:
-            await asyncio.wait_for(
-                asyncio.wrap_future(service.worker.wait_applied(int(seq))), APPLY_TIMEOUT_S
-            )
-        except TimeoutError:
-            raise HTTPException(503, "stored, but the engine has not applied it yet") from None
+        applied = await submit_applied(service, journaled("oncall", payload, audit, at))
+        if applied.error is not None:
+            raise HTTPException(409, applied.error)
         # The engine thread applied it where it runs; a replica without an engine answers
         # reads too, so apply it here as well (idempotent, same instant as the journal's).
         service.oncall.apply(payload, at)
@@ -110,34 +113,51 @@ def oncall_router(service: Service, dependencies: list[Depends]) -> APIRouter:
         status_code=201,
         summary="Add an override",
         responses=errors(404),
-        dependencies=[Depends(require_role(Role.ADMIN))],
     )
-    async def add(schedule_id: str, body: OverrideCreate) -> dict[str, Any]:
+    async def add(schedule_id: str, body: OverrideCreate, who: Admin) -> dict[str, Any]:
         resolver(schedule_id)
+        # The reason is shown on /oncall and in the audit log: no configured secret with it.
+        reason = service.redactor.clean_optional(body.reason)
         try:
             payload = service.oncall.add_payload(
-                schedule_id, body.person, body.start, body.end, body.reason, body.by
+                schedule_id, body.person, body.start, body.end, reason, _by(who, body.by)
             )
         except ValueError as exc:
             raise HTTPException(422, f"body.{exc}") from None
         except OverflowError:
             raise HTTPException(422, "body.start: outside the supported range") from None
-        await _journal(payload)
+        span = f"{payload['person']} from {payload['start']} to {payload['end']}"
+        audit = AuditRecord.of(
+            who,
+            "override",
+            "schedule",
+            f"{schedule_id}/{payload['id']}",
+            by=body.by,
+            detail=f"{span}: {reason}" if reason else span,
+        )
+        await _journal(payload, audit)
         return payload
 
     @router.delete(
         "/{schedule_id}/overrides/{override_id}",
         summary="Remove an override",
         responses=errors(404),
-        dependencies=[Depends(require_role(Role.ADMIN))],
     )
-    async def remove(schedule_id: str, override_id: str, by: str | None = None) -> dict[str, Any]:
+    async def remove(
+        schedule_id: str, override_id: str, who: Admin, by: str | None = None
+    ) -> dict[str, Any]:
         resolver(schedule_id)
+        target = f"{schedule_id}/{override_id}"
+        audit = AuditRecord.of(who, "override_remove", "schedule", target, by=by)
         try:
-            payload = service.oncall.remove_payload(schedule_id, override_id, by)
+            payload = service.oncall.remove_payload(schedule_id, override_id, _by(who, by))
         except ValueError as exc:
+            try:
+                await record(service, audit.settled("refused", str(exc)))
+            except StoreUnavailable as down:
+                raise HTTPException(503, str(down)) from None
             raise HTTPException(404, str(exc)) from None
-        await _journal(payload)
+        await _journal(payload, audit)
         return payload
 
     return router

@@ -3,6 +3,9 @@
 ``GET /api/v1/incidents/{id}/postmortem?format=md|html|json``. For an incident that is not
 resolved yet the answer is 200 with a draft: ``"final": false`` in JSON and a "DRAFT" banner in
 Markdown and HTML (a manager may read how an incident is going; 409 would hide that).
+
+Adding, changing and deleting follow-up items needs ``responder`` (403 naming the role below
+it); each edit is stored with its audit record in one transaction (``postmortem.edits``).
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.params import Depends
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
+from runbookd.auth.audit import AuditRecord
+from runbookd.auth.roles import Principal, Role
 from runbookd.postmortem import edits
 from runbookd.postmortem.compute import aware
 from runbookd.postmortem.load import NotFound, load_summary_and_runbook
@@ -26,6 +32,8 @@ from runbookd.service.core import Service
 
 #: Answers every route here may give besides its success (documented for OpenAPI clients).
 ERRORS = errors(404)
+#: Who may edit follow-up items: 401 without credentials, 403 below responder.
+Responder = Annotated[Principal, Depends(require_role(Role.RESPONDER))]
 
 
 class FollowUpCreate(SQLModel):
@@ -69,6 +77,11 @@ def _follow_up(row: dict[str, Any]) -> FollowUp:
     )
 
 
+def _audit(who: Principal, action: str, incident_id: str, by: str | None) -> AuditRecord:
+    """The record of a follow-up edit; ``postmortem.edits`` fills in the item and what changed."""
+    return AuditRecord.of(who, action, "follow_up", incident_id, by=by, incident=incident_id)
+
+
 def postmortem_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/incidents", tags=["post-mortems"], dependencies=dependencies)
 
@@ -109,17 +122,19 @@ def postmortem_router(service: Service, dependencies: list[Depends]) -> APIRoute
         summary="Add a follow-up item",
         responses=ERRORS,
     )
-    async def add_follow_up(incident_id: str, body: FollowUpCreate) -> FollowUp:
+    async def add_follow_up(incident_id: str, body: FollowUpCreate, who: Responder) -> FollowUp:
+        author = who.claiming(body.by)
         row = await call(
             edits.add_follow_up,
             service.db,
             incident_id,
-            title=body.title,
+            title=service.redactor.clean(body.title),
             owner=body.owner,
             due=body.due,
             status=body.status,
-            by=body.by,
+            by=author.name,
             now=datetime.now(UTC),
+            audit=_audit(who, "follow_up_add", incident_id, body.by),
         )
         return _follow_up(row)
 
@@ -130,20 +145,46 @@ def postmortem_router(service: Service, dependencies: list[Depends]) -> APIRoute
         responses=ERRORS,
     )
     async def change_follow_up(
-        incident_id: str, follow_up_id: int, body: FollowUpUpdate
+        incident_id: str, follow_up_id: int, body: FollowUpUpdate, who: Responder
     ) -> FollowUp:
         given = body.model_fields_set - {"by"}
         changes = {("due_date" if k == "due" else k): getattr(body, k) for k in given}
+        if isinstance(changes.get("title"), str):
+            changes["title"] = service.redactor.clean(changes["title"])
         row = await call(
             edits.update_follow_up,
             service.db,
             incident_id,
             follow_up_id,
             changes,
-            by=body.by,
+            by=who.claiming(body.by).name,
             now=datetime.now(UTC),
+            audit=_audit(who, "follow_up_update", incident_id, body.by),
         )
         return _follow_up(row)
+
+    @router.delete(
+        "/{incident_id}/follow-ups/{follow_up_id}",
+        status_code=204,
+        summary="Delete a follow-up item",
+        responses=ERRORS,
+    )
+    async def delete_follow_up(
+        incident_id: str,
+        follow_up_id: int,
+        who: Responder,
+        by: Annotated[str | None, Query(max_length=256, description="Who deletes it.")] = None,
+    ) -> Response:
+        await call(
+            edits.delete_follow_up,
+            service.db,
+            incident_id,
+            follow_up_id,
+            by=who.claiming(by).name,
+            now=datetime.now(UTC),
+            audit=_audit(who, "follow_up_delete", incident_id, by),
+        )
+        return Response(status_code=204)
 
     @router.put(
         "/{incident_id}/lessons",

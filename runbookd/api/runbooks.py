@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
+from runbookd.api.auditing import reloaded
+from runbookd.api.principals import require_role
 from runbookd.api.runbook_detail import describe_runbook, runbook_figures
+from runbookd.auth.roles import Principal, Role
 from runbookd.engine.lang.loader import LoadedRunbook
 from runbookd.engine.lang.model import Runbook
 from runbookd.service.core import Service
@@ -108,13 +111,20 @@ def runbooks_router(
     @router.post(
         "/reload",
         summary="Validate the runbooks on disk, then swap; keep the running ones on any error",
-        responses={422: {"description": "errors, one `PATH:LINE:COL: message` per line"}},
+        responses={
+            403: {"description": "needs the admin role, as `POST /-/reload` does"},
+            422: {"description": "errors, one `PATH:LINE:COL: message` per line"},
+        },
     )
-    async def reload_library() -> JSONResponse:
+    async def reload_library(
+        request: Request, who: Annotated[Principal, Depends(require_role(Role.ADMIN))]
+    ) -> JSONResponse:
         if reload is not None:
             errors = await reload()
         else:
             errors = [str(e) for e in await service.reload()]
+        running = len(service.library.loaded) if service.library else 0
+        await reloaded(request, who, errors, None if errors else running)
         if errors:
             return JSONResponse(
                 {"detail": "runbooks not reloaded", "errors": errors},

@@ -24,7 +24,9 @@ from runbookd.auth.roles import Principal
 #: failed: it could not be done (a reload with invalid runbooks).
 Outcome = Literal["pending", "applied", "refused", "denied", "failed"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
-TargetKind = Literal["incident", "approval", "schedule", "silence", "runbooks", "follow_up"]
+TargetKind = Literal[
+    "incident", "approval", "schedule", "silence", "runbooks", "follow_up", "audit"
+]
 TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
 
 #: The longest detail a record keeps: a summary for the log, not a copy of the note.

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from runbookd.engine.lang.model import DEFAULT_SECTIONS, Runbook
+from runbookd.postmortem.actors import name_actors
 from runbookd.postmortem.model import (
     AlertCount,
     Approval,
@@ -107,6 +108,7 @@ def compute(
         generated=now,
         warnings=list(warnings),
     )
+    name_actors(summary, timeline)
     summary.what_happened = what_happened(summary) + paging_suppressed(timeline, end)
     return summary
 

@@ -2,17 +2,21 @@
 
 These are judgement, not engine inputs, so they are written straight to their tables (not
 through the journal), each change in one transaction with a ``timeline`` row saying who changed
-what and when. The summary is computed on read (``load``), so the next read shows the change.
+what and when -- and, for a follow-up item, its ``audit`` row (outcome ``applied``), so an edit
+never exists without its record. The summary is computed on read (``load``), so the next read
+shows the change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from runbookd.auth.audit import AuditRecord
 from runbookd.postmortem.load import NotFound
 from runbookd.store import tables as t
 from runbookd.store.codec import dumps
@@ -46,6 +50,15 @@ def _record(
     )
 
 
+def _audited(
+    conn: Connection, audit: AuditRecord | None, target: str, detail: str, at: datetime
+) -> None:
+    """The edit's audit record, in the edit's transaction."""
+    if audit is not None:
+        done = replace(audit, target=target, detail=detail).settled("applied")
+        conn.execute(insert(t.audit).values(**done.row(at)))
+
+
 def add_follow_up(
     db: Engine,
     incident_id: str,
@@ -56,6 +69,7 @@ def add_follow_up(
     status: str,
     by: str,
     now: datetime,
+    audit: AuditRecord | None = None,
 ) -> dict[str, Any]:
     """Store a new follow-up item; returns its row."""
     with db.begin() as conn:
@@ -82,6 +96,7 @@ def add_follow_up(
             f"follow-up {new_id} added by {by}: {title}",
             {"action": "added", "id": new_id, "by": by, **{k: values[k] for k in EDITABLE}},
         )
+        _audited(conn, audit, f"{incident_id}/{new_id}", title, now)
         row = conn.execute(select(t.follow_up).where(t.follow_up.c.id == new_id)).one()
     return dict(row._mapping)
 
@@ -94,6 +109,7 @@ def update_follow_up(
     *,
     by: str,
     now: datetime,
+    audit: AuditRecord | None = None,
 ) -> dict[str, Any]:
     """Change some fields of a follow-up item of ``incident_id``; returns the updated row."""
     which = (t.follow_up.c.id == follow_up_id) & (t.follow_up.c.incident_id == incident_id)
@@ -103,11 +119,12 @@ def update_follow_up(
         if before is None:
             raise NotFound(f"incident {incident_id!r} has no follow-up {follow_up_id}")
         changed = {k: v for k, v in changes.items() if k in EDITABLE and getattr(before, k) != v}
+        what = ", ".join(f"{k}={_plain(v)!r}" for k, v in changed.items())
+        _audited(conn, audit, f"{incident_id}/{follow_up_id}", what or "no change", now)
         if changed:
             conn.execute(
                 update(t.follow_up).where(which).values(**changed, updated_at=now, updated_by=by)
             )
-            what = ", ".join(f"{k}={_plain(v)!r}" for k, v in changed.items())
             _record(
                 conn,
                 incident_id,
@@ -118,6 +135,34 @@ def update_follow_up(
             )
         row = conn.execute(select(t.follow_up).where(which)).one()
     return dict(row._mapping)
+
+
+def delete_follow_up(
+    db: Engine,
+    incident_id: str,
+    follow_up_id: int,
+    *,
+    by: str,
+    now: datetime,
+    audit: AuditRecord | None = None,
+) -> None:
+    """Remove a follow-up item of ``incident_id`` (the timeline keeps that it existed)."""
+    which = (t.follow_up.c.id == follow_up_id) & (t.follow_up.c.incident_id == incident_id)
+    with db.begin() as conn:
+        _exists(conn, incident_id)
+        before = conn.execute(select(t.follow_up).where(which)).first()
+        if before is None:
+            raise NotFound(f"incident {incident_id!r} has no follow-up {follow_up_id}")
+        conn.execute(delete(t.follow_up).where(which))
+        _record(
+            conn,
+            incident_id,
+            now,
+            "follow_up",
+            f"follow-up {follow_up_id} deleted by {by}: {before.title}",
+            {"action": "deleted", "id": follow_up_id, "by": by, "title": before.title},
+        )
+        _audited(conn, audit, f"{incident_id}/{follow_up_id}", before.title, now)
 
 
 def set_lessons(db: Engine, incident_id: str, *, text: str, by: str, now: datetime) -> None:

@@ -22,6 +22,11 @@ class Timings(BaseModel):
     detected: datetime
     acknowledged: datetime | None = None
     acknowledged_by: str | None = None
+    acknowledged_role: str | None = Field(None, description="The acknowledger's role then.")
+    acknowledged_via: str | None = Field(None, description="web, api, cli, slack, pagerduty.")
+    acknowledged_as: str | None = Field(
+        None, description='Who acknowledged, as the summary says it: "rob (responder) via slack".'
+    )
     mitigated: datetime | None = None
     resolved: datetime | None = None
     resolved_by: str | None = None
@@ -81,6 +86,11 @@ class Approval(BaseModel):
     deadline: datetime | None = None
     decision: Literal["approved", "denied", "expired", "waiting", "dropped"]
     by: str | None = None
+    role: str | None = Field(None, description="The decider's role then.")
+    via: str | None = Field(None, description="web, api, cli, slack, pagerduty.")
+    by_as: str | None = Field(
+        None, description='Who decided, as the summary says it: "ana (approver) via api".'
+    )
     decided: datetime | None = None
 
 

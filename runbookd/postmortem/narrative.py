@@ -31,7 +31,8 @@ def what_happened(s: Summary) -> list[str]:
     parts = []
     if t.acknowledged is not None:
         parts.append(
-            f"acknowledged by {t.acknowledged_by or 'someone'} after {_ago(t.time_to_acknowledge)}"
+            f"acknowledged by {t.acknowledged_as or t.acknowledged_by or 'someone'} "
+            f"after {_ago(t.time_to_acknowledge)}"
         )
     if t.mitigated is not None:
         parts.append(f"mitigated after {_ago(t.time_to_mitigate)}")

@@ -24,6 +24,7 @@ from runbookd.alerts.polling import Poll
 from runbookd.alerts.routes import ingest_router
 from runbookd.api.alerts import alerts_router
 from runbookd.api.approvals import approvals_router
+from runbookd.api.audit_log import audit_router
 from runbookd.api.auth import Credentials, require
 from runbookd.api.chatops_pagerduty import pagerduty_router
 from runbookd.api.incidents import incidents_router
@@ -150,6 +151,7 @@ def build_app(
     app.include_router(approvals_router(service, guard))
     app.include_router(oncall_router(service, guard))
     app.include_router(silences_router(service, guard))
+    app.include_router(audit_router(service, guard))
     app.include_router(pagerduty_router(service, pagerduty_secrets))  # its signature is its auth
     # The pages for people (runbookd/web): a login, forms gated by role, CSRF on every form.
     app.include_router(web_router(service, access))

@@ -18,11 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from runbookd.api.auditing import reloaded
+from runbookd.api.principals import principal_of
 from runbookd.config.positions import with_positions
 from runbookd.config.settings import Settings, SettingsError
 from runbookd.connectors.base import ConnectorSpec
@@ -176,18 +178,22 @@ def reload_router(reloader: Reloader, dependencies: list[Depends]) -> APIRouter:
             422: {"description": "not reloaded: `errors`, one problem per line"},
         },
     )
-    async def reload() -> JSONResponse:
+    async def reload(request: Request) -> JSONResponse:
         outcome = await reloader.reload()
+        library = reloader.service.library
+        running = len(library.loaded) if library is not None else 0
+        # The router's dependencies let only an admin this far (runbookd.server.app).
+        who = await principal_of(request)
+        await reloaded(request, who, outcome.errors, None if outcome.errors else running)
         if not outcome.ok:
             return JSONResponse(
                 {"detail": "configuration not reloaded", "errors": list(outcome.errors)},
                 status_code=422,
             )
-        library = reloader.service.library
         return JSONResponse(
             {
                 "status": "reloaded",
-                "runbooks": len(library.loaded) if library is not None else 0,
+                "runbooks": running,
                 "restart_required": list(outcome.restart_required),
             }
         )

@@ -29,7 +29,7 @@ from runbookd.engine.keys import missing_labels
 from runbookd.engine.matchers import MatcherError, parse_matchers
 from runbookd.engine.outcomes import OUTCOMES
 from runbookd.service.core import Service
-from runbookd.web import facts, queries, reports
+from runbookd.web import audit_pages, facts, queries, reports
 from runbookd.web.actions import NAME_COOKIE, actions_router
 from runbookd.web.csrf import FIELD, Csrf, csrf_key
 from runbookd.web.gates import Gates, csrf_user, current, page_login
@@ -283,6 +283,7 @@ def web_router(
     router.include_router(runbook_router(pages, service))
     router.include_router(oncall_router(pages, service, pages.now))
     router.include_router(silence_router(pages, service))
+    router.include_router(audit_pages.audit_router(pages, service))
 
     @router.get("/reports", response_class=HTMLResponse)
     async def report(request: Request) -> HTMLResponse:

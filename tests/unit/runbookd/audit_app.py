@@ -52,9 +52,11 @@ class App:
 
 
 @contextmanager
-def serve(url: str, access: Access = ACCESS) -> Iterator[App]:
+def serve(url: str, access: Access = ACCESS, **options: Any) -> Iterator[App]:
+    """``options``: more ``Options`` fields (``runbooks`` instead of the payment runbook)."""
+    runbooks = options.pop("runbooks", [PAYMENT])
     app = build_app(
-        Options(database_url=url, runbooks=[PAYMENT], dry_run=True),
+        Options(database_url=url, runbooks=runbooks, dry_run=True, **options),
         credentials=access.shared,
         access=access,
     )
