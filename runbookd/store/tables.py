@@ -247,6 +247,9 @@ audit = Table(
     Index("ix_audit_actor", "actor", "id"),
     Index("ix_audit_incident", "incident_id", "id"),
     Index("ix_audit_journal_seq", "journal_seq"),
+    # GET /api/v1/audit?target= and ?action=, newest first (migration 0010).
+    Index("ix_audit_target", "target", "id"),
+    Index("ix_audit_action", "action", "id"),
 )
 
 #: Inbound webhook deliveries already taken (migration 0009): a vendor that retries (PagerDuty
