@@ -88,5 +88,5 @@ def test_a_viewer_gets_the_403_page_naming_the_role(app: App) -> None:
     assert [(e["actor"], e["via"], e["outcome"], e["reason"]) for e in denied] == [
         ("vic", "web", "denied", "this needs the admin role; vic is viewer")
     ]
-    # The pages do not know the role yet, so the nav links the page for everyone.
-    assert index.status_code == 200 and '<a href="/audit">Audit</a>' in index.text
+    # The nav links the page only for those who may read it.
+    assert index.status_code == 200 and '<a href="/audit">Audit</a>' not in index.text
