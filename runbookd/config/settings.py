@@ -35,6 +35,7 @@ from runbookd.config.sections import (
     DrillSettings,
     EngineSettings,
     ExecutorSettings,
+    FallbackNotifySettings,
     IngestSettings,
     LogSettings,
     OptionalText,
@@ -92,6 +93,11 @@ class Settings(Section):
         None,
         description="The runbook (detection.fallback: true) that takes every alert no other "
         "runbook took; null = none. The bundled config.yaml names unhandled-alert.",
+    )
+    fallback_notify: FallbackNotifySettings | None = Field(
+        None,
+        description="The connector and params the fallback runbook's levels notify through; "
+        "null = the runbook's own (the bundled one: a log note on the incident's timeline).",
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")

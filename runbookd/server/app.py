@@ -205,6 +205,7 @@ def create_app(
         runbooks=list(settings.runbooks),
         schedules=tuple(settings.schedules),
         fallback_runbook=settings.fallback_runbook,
+        fallback_notify=n.model_dump() if (n := settings.fallback_notify) else None,
         dry_run=settings.engine.dry_run,
         ingest_batch_max=settings.ingest.batch_max,
         ingest_commit_interval=settings.ingest.commit_interval.total_seconds(),

@@ -60,8 +60,8 @@ class Options:
 
     database_url: str
     runbooks: list[Path]
-    #: settings ``fallback_runbook``
-    fallback_runbook: str | None = None
+    fallback_runbook: str | None = None  # settings fallback_runbook
+    fallback_notify: Mapping[str, Any] | None = None  # settings fallback_notify, as a dict
     dry_run: bool = False
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
@@ -262,18 +262,18 @@ class Service:
         self.db.dispose()
 
     def _load_library(self, paths: list[Path] | None = None) -> Library:
-        """The runbooks under ``paths`` (default: the configured ones) with only the configured
-        fallback runbook among the fallbacks (``fallback_runbook`` is a restart-only setting)."""
-        library = load_library(paths or self.options.runbooks, specs=dict(self.specs))
-        select_fallback(library, self.options.fallback_runbook)
+        """The configured runbooks (or ``paths``), only the configured fallback (restart-only)."""
+        o = self.options
+        library = load_library(paths or o.runbooks, specs=dict(self.specs))
+        select_fallback(library, o.fallback_runbook, notify=o.fallback_notify, specs=self.specs)
         return library
 
     async def record_library(self, library: Library, *, wait: bool = True) -> bool:
         """Journal the library when it differs from the one the engine runs; True if it did.
-
         ``wait``: until the engine applied it (with replicas, that needs a leader)."""
+        o = self.options
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
-        payload = library_payload(files, self.options.engine_retention, self.options.windows)
+        payload = library_payload(files, o.engine_retention, o.windows, o.fallback_notify)
         digest = hashlib.sha256(repr(payload).encode()).hexdigest()
         if digest == self.worker.library_digest:
             return False
