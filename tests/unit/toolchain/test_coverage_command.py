@@ -72,15 +72,23 @@ def test_a_condition_on_a_runtime_label_depends(capsys: pytest.CaptureFixture[st
     assert verdicts["order-creation-failed"] == ("depends on runtime labels", ["labels.reason"])
 
 
-def test_group_by_on_a_label_the_rule_cannot_carry(capsys: pytest.CaptureFixture[str]) -> None:
-    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+def test_group_by_on_a_label_the_rule_cannot_carry(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The address rule's expression keeps `client` only: grouping it on warehouse is a mistake.
+    folder = _runbook(
+        tmp_path, "{field: name, eq: AddressVerificationFailureRateHigh}", "[labels.warehouse]"
+    )
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(folder))
     address = _rule(report, "AddressVerificationFailureRateHigh")
-    problems = [
-        w["problem"] for w in address["warnings"] if w["runbook"] == "shipping-address-wrong"
-    ]
+    problems = [w["problem"] for w in address["warnings"] if w["runbook"] == "login-failures"]
     assert any(
         p.startswith("group_by labels.warehouse: its alerts cannot carry it") for p in problems
     )
+    # The bundled library groups each address signal on the label its rule keeps.
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+    for name in ("AddressVerificationFailureRateHigh", "ShipmentAddressMismatch"):
+        assert not [w for w in _rule(report, name)["warnings"] if "cannot carry" in w["problem"]]
     # A node-exporter rule keeps its series' labels: whether they have `service` is the scrape's.
     oom = _rule(report, "HostOomKillDetected")
     assert "only series that carry it" in oom["warnings"][0]["problem"]
