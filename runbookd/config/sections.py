@@ -275,3 +275,13 @@ class FallbackNotifySettings(Section):
         description="That connector's parameters, templated as a level's (incident, alert).",
     )
     who: str | None = Field(None, description="Who is told, for people to read; unset = kept.")
+
+
+class RetentionSettings(Section):
+    """``retention``: how long the store keeps records that only grow (docs/configuration.md)."""
+
+    alert_outcomes: Annotated[Duration | None, BeforeValidator(_blank_is_none)] = Field(
+        timedelta(days=30),
+        description="Delete what GET /api/v1/alerts shows (alert_outcome rows) after this long; "
+        "null = keep for ever.",
+    )

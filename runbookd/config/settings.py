@@ -40,6 +40,7 @@ from runbookd.config.sections import (
     LogSettings,
     OptionalText,
     PollSettings,
+    RetentionSettings,
     Section,
     ServerSettings,
     is_secret_key,
@@ -123,6 +124,9 @@ class Settings(Section):
         description="Per-connector sections, validated by connectors.registry.",
     )
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long the store keeps alert outcomes."
+    )
     drills: list[DrillSettings] = Field(
         default_factory=list, description="Scheduled drills of the runbooks (plan 12.1.2)."
     )

@@ -211,6 +211,7 @@ def create_app(
         ingest_commit_interval=settings.ingest.commit_interval.total_seconds(),
         engine_batch_max=settings.engine.batch_max,
         engine_retention=settings.engine.retention.total_seconds(),
+        outcome_retention=settings.retention.alert_outcomes,
         snapshot_every=settings.engine.snapshot_every,
         snapshot_interval=settings.engine.snapshot_interval.total_seconds(),
         workers=settings.executor.workers,
