@@ -276,5 +276,6 @@ def _runbooks(payload: dict[str, object], ids: set[str]) -> dict[str, Runbook]:
             raise SnapshotError(f"journaled runbook {item['file']} no longer loads: {problems}")
         if loaded.runbook.id in ids:
             notify = payload.get("fallback_notify")
-            out[loaded.runbook.id] = with_notify(loaded.runbook, notify)  # type: ignore[arg-type]
+            notify = notify if isinstance(notify, dict) else None
+            out[loaded.runbook.id] = with_notify(loaded.runbook, notify)
     return out
