@@ -29,6 +29,7 @@ from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
 from runbookd.api.principals import Access, principal_of, require_role
+from runbookd.api.reports import reports_router
 from runbookd.api.runbooks import runbooks_router
 from runbookd.api.silences import silences_router
 from runbookd.auth.roles import Role
@@ -133,6 +134,7 @@ def build_app(
         )
     )
     app.include_router(alerts_router(service, guard))
+    app.include_router(reports_router(service, guard))
     app.include_router(incidents_router(service, guard))
     app.include_router(postmortem_router(service, guard))
 

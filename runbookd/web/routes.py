@@ -27,6 +27,7 @@ from runbookd.api.alerts import list_outcomes, outcome_query
 from runbookd.api.approvals import decide_approval
 from runbookd.api.auth import Credentials
 from runbookd.api.incidents import apply_action
+from runbookd.api.runbooks import running_runbooks
 from runbookd.engine.keys import missing_labels
 from runbookd.engine.matchers import MatcherError, parse_matchers
 from runbookd.engine.outcomes import OUTCOMES
@@ -365,7 +366,7 @@ def web_router(
         except facts.PeriodError as exc:
             return pages.error(request, 400, str(exc))
         try:
-            sections = await pages.read(reports.build, period)
+            sections = await pages.read(reports.build, period, None, running_runbooks(service))
         except HTTPException as exc:
             return pages.error(request, exc.status_code, str(exc.detail))
         return pages.page(request, "reports.html.j2", period=period, sections=sections)
