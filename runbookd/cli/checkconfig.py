@@ -40,7 +40,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 1
     # Runbooks are part of what `serve` loads: a config pointing at broken ones is not fine.
     library = load_library(list(settings.runbooks), specs=specs)
-    select_fallback(library, settings.fallback_runbook, str(path))
+    notify = settings.fallback_notify.model_dump() if settings.fallback_notify else None
+    select_fallback(library, settings.fallback_runbook, str(path), notify=notify, specs=specs)
     for diagnostic in library.diagnostics:
         print(diagnostic, file=sys.stderr)
     if not library.ok:

@@ -272,3 +272,24 @@ class ClusterSettings(Section):
         if not timedelta(0) < self.clock_margin < self.lease_ttl:
             raise ValueError("clock_margin must be greater than 0s and less than lease_ttl")
         return self
+
+
+class FallbackNotifySettings(Section):
+    """``fallback_notify``: where the fallback runbook's notice goes instead of its own levels'."""
+
+    connector: str = Field(description="A connector name: log, slack, pagerduty, email, http...")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="That connector's parameters, templated as a level's (incident, alert).",
+    )
+    who: str | None = Field(None, description="Who is told, for people to read; unset = kept.")
+
+
+class RetentionSettings(Section):
+    """``retention``: how long the store keeps records that only grow (docs/configuration.md)."""
+
+    alert_outcomes: Annotated[Duration | None, BeforeValidator(_blank_is_none)] = Field(
+        timedelta(days=30),
+        description="Delete what GET /api/v1/alerts shows (alert_outcome rows) after this long; "
+        "null = keep for ever.",
+    )

@@ -37,10 +37,12 @@ from runbookd.config.sections import (
     DrillSettings,
     EngineSettings,
     ExecutorSettings,
+    FallbackNotifySettings,
     IngestSettings,
     LogSettings,
     OptionalText,
     PollSettings,
+    RetentionSettings,
     Section,
     ServerSettings,
     WebSettings,
@@ -97,6 +99,11 @@ class Settings(Section):
         description="The runbook (detection.fallback: true) that takes every alert no other "
         "runbook took; null = none. The bundled config.yaml names unhandled-alert.",
     )
+    fallback_notify: FallbackNotifySettings | None = Field(
+        None,
+        description="The connector and params the fallback runbook's levels notify through; "
+        "null = the runbook's own (the bundled one: a log note on the incident's timeline).",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
     web: WebSettings = Field(default_factory=WebSettings, description="The web pages.")
@@ -122,6 +129,9 @@ class Settings(Section):
         description="Per-connector sections, validated by connectors.registry.",
     )
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long the store keeps alert outcomes."
+    )
     drills: list[DrillSettings] = Field(
         default_factory=list, description="Scheduled drills of the runbooks (plan 12.1.2)."
     )

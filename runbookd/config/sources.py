@@ -83,6 +83,11 @@ def read_file(path: Path) -> tuple[Any, list[Problem]]:
     return data, []
 
 
+#: Connector parameters, which keep their ``${env:NAME}`` for the connector to resolve at call
+#: time as a runbook's do: resolved here, a webhook URL would be journaled with the library.
+CALL_TIME = frozenset({("fallback_notify", "params")})
+
+
 def interpolate(
     value: Any, environ: Mapping[str, str], loc: Loc = (), read: FileReader | None = None
 ) -> tuple[Any, list[Problem], set[Loc]]:
@@ -113,7 +118,7 @@ def _interpolate(
         return [
             _interpolate(v, environ, (*loc, i), problems, refs, read) for i, v in enumerate(value)
         ]
-    if not isinstance(value, str) or "${" not in value:
+    if not isinstance(value, str) or "${" not in value or loc[:2] in CALL_TIME:
         return value
 
     def replace(match: re.Match[str]) -> str:

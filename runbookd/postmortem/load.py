@@ -22,6 +22,7 @@ from runbookd.engine.lang.loader import load_text
 from runbookd.engine.lang.model import Runbook
 from runbookd.postmortem.compute import Entry, aware, compute
 from runbookd.postmortem.model import Summary
+from runbookd.postmortem.suppressions import load_suppressions
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
 
@@ -142,6 +143,11 @@ def _load(
         now=now,
         warnings=warnings,
     )
+    end = incident.get("resolved_at") or incident.get("closed_at") or now
+    found, more = load_suppressions(
+        conn, {**incident, "opened_at": aware(row.opened_at)}, aware(end)
+    )
+    summary.suppressions, summary.suppressions_more = found, more
     return summary, runbook
 
 

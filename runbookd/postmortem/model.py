@@ -132,6 +132,21 @@ class FollowUp(BaseModel):
     updated_by: str
 
 
+class Suppression(BaseModel):
+    """An alert kept from paging while the incident was open: inhibited or silenced."""
+
+    at: datetime
+    alert: str
+    status: str = Field(description="firing or resolved")
+    labels: dict[str, str] = Field(default_factory=dict, description="Its labels but alertname.")
+    outcome: Literal["suppressed", "silenced"]
+    runbook: str | None = Field(None, description="The runbook it was for.")
+    by: str = Field(
+        description="What kept it: 'INC-3 (database-abnormal)', 'silence 4f2c...' or "
+        "'maintenance window W'."
+    )
+
+
 class Lessons(BaseModel):
     text: str
     updated: datetime
@@ -164,6 +179,8 @@ class Summary(BaseModel):
     approvals: list[Approval] = Field(default_factory=list)
     notifications: list[Notification] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
+    suppressions: list[Suppression] = Field(default_factory=list)
+    suppressions_more: int = Field(0, description="Suppressions beyond the ones listed.")
     impact: list[ImpactFigure] = Field(default_factory=list)
     follow_ups: list[FollowUp] = Field(default_factory=list)
     lessons: Lessons | None = None

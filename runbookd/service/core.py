@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,8 @@ class Options:
 
     database_url: str
     runbooks: list[Path]
-    #: settings ``fallback_runbook``
-    fallback_runbook: str | None = None
+    fallback_runbook: str | None = None  # settings fallback_runbook
+    fallback_notify: Mapping[str, Any] | None = None  # settings fallback_notify, as a dict
     dry_run: bool = False
     ingest_batch_max: int = 500
     ingest_commit_interval: float = 0.0
@@ -80,6 +80,7 @@ class Options:
     schedules: tuple[Path, ...] = ()
     cluster: ClusterOptions = field(default_factory=ClusterOptions)
     windows: Mapping[str, Any] = field(default_factory=dict)
+    outcome_retention: timedelta | None = None  # settings retention.alert_outcomes
 
 
 class Service:
@@ -111,6 +112,7 @@ class Service:
             dry_run=options.dry_run,
             batch_max=options.engine_batch_max,
             snapshots=SnapshotPolicy(options.snapshot_every, options.snapshot_interval),
+            outcome_retention=options.outcome_retention,
             on_work=self._wake_executor,
             on_applied=self._observe,
             on_tick=self.metrics.timer_lateness.observe,
@@ -216,8 +218,7 @@ class Service:
         self._scheduler = scheduler
 
     def leads(self) -> bool:
-        """Whether this process runs effects now: alone, or the leader with a lease that is
-        still valid by its local deadline (the executor asks before every call)."""
+        """Whether this process runs effects now: alone, or the leader with a valid lease."""
         if self.lease is None:
             return self.options.cluster.runs_engine
         return self.worker.leading is not None and self.worker.leading == self.lease.epoch
@@ -262,18 +263,18 @@ class Service:
         self.db.dispose()
 
     def _load_library(self, paths: list[Path] | None = None) -> Library:
-        """The runbooks under ``paths`` (default: the configured ones) with only the configured
-        fallback runbook among the fallbacks (``fallback_runbook`` is a restart-only setting)."""
-        library = load_library(paths or self.options.runbooks, specs=dict(self.specs))
-        select_fallback(library, self.options.fallback_runbook)
+        """The configured runbooks (or ``paths``), only the configured fallback (restart-only)."""
+        o = self.options
+        library = load_library(paths or o.runbooks, specs=dict(self.specs))
+        select_fallback(library, o.fallback_runbook, notify=o.fallback_notify, specs=self.specs)
         return library
 
     async def record_library(self, library: Library, *, wait: bool = True) -> bool:
         """Journal the library when it differs from the one the engine runs; True if it did.
-
         ``wait``: until the engine applied it (with replicas, that needs a leader)."""
+        o = self.options
         files = [(str(item.file), Path(item.file).read_text()) for item in library.loaded]
-        payload = library_payload(files, self.options.engine_retention, self.options.windows)
+        payload = library_payload(files, o.engine_retention, o.windows, o.fallback_notify)
         digest = hashlib.sha256(repr(payload).encode()).hexdigest()
         if digest == self.worker.library_digest:
             return False
@@ -359,8 +360,7 @@ class Service:
             await asyncio.sleep(5)
 
     def _show_circuits(self) -> None:
-        """Open circuits as 1, ones that were open and closed since as 0 (on the event loop,
-        which is the only thread that touches the breakers)."""
+        """Open circuits as 1, ones closed since as 0 (only the event loop touches breakers)."""
         if self.executor is None:
             return
         open_now = set(self.executor.breakers.open_circuits())

@@ -18,12 +18,14 @@ from runbookd.engine.lang.loader import load_text
 from runbookd.engine.timing import RETENTION
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
+from runbookd.toolchain.fallback import with_notify
 
 
 def library_payload(
     files: list[tuple[str, str]],
     retention: float = RETENTION.total_seconds(),
     windows: Mapping[str, Any] | None = None,
+    fallback_notify: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The journal form of a runbook library: file names and texts, so replay needs no files.
 
@@ -33,6 +35,7 @@ def library_payload(
     to them, as the version that wrote them did.
 
     ``windows``: the config's ``maintenance_windows`` (engine.windows), for the same reason; absent when none are configured, so earlier digests stay the same.
+    ``fallback_notify`` (toolchain/fallback.py) likewise: it changes the fallback runbook.
     """
     out: dict[str, Any] = {
         "files": [{"file": f, "text": text} for f, text in sorted(files)],
@@ -40,6 +43,8 @@ def library_payload(
     }
     if windows:
         out["windows"] = dict(windows)
+    if fallback_notify is not None:
+        out["fallback_notify"] = dict(fallback_notify)
     return out
 
 
@@ -49,7 +54,7 @@ def compile_payload(payload: dict[str, Any]) -> list[CompiledRunbook]:
         loaded, problems = load_text(item["text"], item["file"])
         if loaded is None:  # validated before it was journaled; a failure here is a bug
             raise RuntimeError(f"journaled runbook {item['file']} no longer loads: {problems}")
-        out.append(compile_runbook(loaded.runbook))
+        out.append(compile_runbook(with_notify(loaded.runbook, payload.get("fallback_notify"))))
     return out
 
 

@@ -33,6 +33,7 @@ from runbookd.engine.runtime import Engine as RulesEngine
 from runbookd.engine.snapshot import FORMAT, SnapshotError, capture, fingerprint, refs_of, restore
 from runbookd.store import tables as t
 from runbookd.store.codec import loads
+from runbookd.toolchain.fallback import with_notify
 
 log = logging.getLogger(__name__)
 
@@ -274,5 +275,7 @@ def _runbooks(payload: dict[str, object], ids: set[str]) -> dict[str, Runbook]:
         if loaded is None:
             raise SnapshotError(f"journaled runbook {item['file']} no longer loads: {problems}")
         if loaded.runbook.id in ids:
-            out[loaded.runbook.id] = loaded.runbook
+            notify = payload.get("fallback_notify")
+            notify = notify if isinstance(notify, dict) else None
+            out[loaded.runbook.id] = with_notify(loaded.runbook, notify)
     return out

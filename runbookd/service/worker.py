@@ -46,6 +46,7 @@ from runbookd.service.effects import store_effects
 from runbookd.service.following import Following
 from runbookd.service.journal import compile_payload, read_entries, read_ticks
 from runbookd.service.lease import Lease, LeaseLost
+from runbookd.service.retention import OutcomeRetention
 from runbookd.service.snapshots import SnapshotPolicy, Snapshots
 from runbookd.service.waiters import Applied, Waiters
 from runbookd.store import tables as t
@@ -74,6 +75,7 @@ class Worker(Following):
         fence: Lease | None = None,
         on_role: Callable[[bool], None] | None = None,
         follow_every: float = 0.25,
+        outcome_retention: timedelta | None = None,
     ) -> None:
         #: shared with the journal writer (see Writer): one writer at a time on the database
         self._write_lock = lock or threading.Lock()
@@ -100,6 +102,7 @@ class Worker(Following):
         self._stop = threading.Event()
         self._waiters = Waiters()
         self._trimmer = Trimmer()
+        self.outcome_retention = OutcomeRetention(outcome_retention)  # settings retention.*
         self._thread: threading.Thread | None = None
         self.applied_seq = 0
         self.library_digest: str | None = None
@@ -329,6 +332,7 @@ class Worker(Following):
         moment a snapshot may be taken (it runs on this thread, which owns the state)."""
         if self.snapshots.due(seq):
             self.snapshots.take(self.engine, seq, self.library_digest, self._wall.now())
+        self.outcome_retention.after_commit(self._db, self._write_lock, self._wall.now())
 
     def _apply(
         self, seq: int, kind: str, at: datetime, payload: dict[str, Any]

@@ -10,6 +10,7 @@ as "depends on runtime labels", never guessed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,6 +26,13 @@ from runbookd.toolchain.rules_files import AlertRule
 
 Verdict = Literal["matches", "depends on runtime labels"]
 NAME_FIELDS = ("name", "labels.alertname")
+#: Labels Prometheus attaches to every series it scrapes: a rule that selects scraped series
+#: keeps them unless its expression drops them (that is decided by ``promql_labels``).
+TARGET_LABELS = frozenset({"instance", "job"})
+#: A recording rule's output (``level:metric:operations``, the naming convention): its labels
+#: are whatever that rule kept, so the target labels are not certain there.
+STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+RECORDED = re.compile(r"(?<![\w:.\[])[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_:]*")
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,11 @@ class Report:
     @property
     def uncovered(self) -> list[RuleCoverage]:
         return [r for r in self.rules if not r.covered]
+
+
+def _recorded(expr: str) -> bool:
+    """Whether ``expr`` selects a recording rule's output (its strings are not names)."""
+    return RECORDED.search(STRINGS.sub("", expr)) is not None
 
 
 def _templated(text: str) -> bool:
@@ -148,7 +161,10 @@ class RuleView:
         """Whether every, no, or (None) some alert of the rule has ``label``."""
         if label in self.static or label in self.external:
             return True if label in self.static else None
-        return self.labels.can_carry(label)
+        carried = self.labels.can_carry(label)
+        if carried is None and label in TARGET_LABELS and not _recorded(self.rule.expr):
+            return True  # the series are scraped ones, and Prometheus labels each with its target
+        return carried
 
 
 def _conditions(rb: Runbook, index: int) -> Iterator[tuple[Condition, str, tuple[str | int, ...]]]:
@@ -178,7 +194,7 @@ def _cover(rule: AlertRule, library: list[LoadedRunbook], external: frozenset[st
         rb = item.runbook
         if rb.detection.fallback:
             continue  # it takes only what no runbook handles: the safety net covers no rule
-        matched = False
+        matched: list[Condition] = []
         for index in range(len(rb.detection.triggers)):
             for cond, role, _ in _conditions(rb, index):
                 verdict = holds_if_known(cond, view.lookup, view.known)
@@ -197,7 +213,7 @@ def _cover(rule: AlertRule, library: list[LoadedRunbook], external: frozenset[st
                                 )
                             )
                     continue
-                matched = True
+                matched.append(cond)
                 out.matches.append(
                     Match(
                         rb.id,
@@ -210,7 +226,7 @@ def _cover(rule: AlertRule, library: list[LoadedRunbook], external: frozenset[st
                     )
                 )
         if matched:
-            out.warnings.extend(_group_by_warnings(rb, item.file, view))
+            out.warnings.extend(_group_by_warnings(rb, item.file, view, matched))
     return out
 
 
@@ -232,7 +248,24 @@ def _why_not(view: RuleView, field_name: str, trigger: str) -> str:
     )
 
 
-def _group_by_warnings(rb: Runbook, file: str, view: RuleView) -> list[LabelWarning]:
+def _requires(cond: Condition, view: RuleView, label: str) -> bool:
+    """Whether ``cond`` cannot hold for an alert of the rule that lacks ``label``."""
+    path = f"labels.{label}"
+
+    def lookup(field_path: str) -> Any:
+        return None if field_path == path else view.lookup(field_path)
+
+    def known(field_path: str) -> bool:
+        return field_path == path or view.known(field_path)
+
+    return holds_if_known(cond, lookup, known) is False
+
+
+def _group_by_warnings(
+    rb: Runbook, file: str, view: RuleView, matched: list[Condition]
+) -> list[LabelWarning]:
+    """``matched``: the runbook's conditions that can take the rule's alerts; a label that every
+    one of them requires (``exists: true``) keys no incident empty, so it is no warning."""
     out: list[LabelWarning] = []
     for path in rb.detection.group_by:
         head, _, label = path.partition(".")
@@ -245,6 +278,8 @@ def _group_by_warnings(rb: Runbook, file: str, view: RuleView) -> list[LabelWarn
                 "that part of the incident key is always empty"
             )
         elif carried is None and not view.labels.closed:
+            if all(_requires(cond, view, label) for cond in matched):
+                continue  # alerts without it match no trigger: they go to the fallback
             problem = (
                 f"group_by {path}: the rule does not set it; only series that carry it "
                 "(scrape labels, relabelling) will have it"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runbookd.connectors.base import ConnectorSpec
 from runbookd.connectors.registry import load_specs
@@ -12,6 +13,7 @@ from runbookd.engine.checks import check_all
 from runbookd.engine.compiler import CompiledRunbook, compile_runbook
 from runbookd.engine.lang.diagnostics import Diagnostic
 from runbookd.engine.lang.loader import LoadedRunbook, find_runbook_files, load_file
+from runbookd.toolchain.fallback import apply_notify
 
 
 @dataclass
@@ -50,8 +52,16 @@ def load_library(
     return library
 
 
-def select_fallback(library: Library, name: str | None, source: str = "fallback_runbook") -> None:
-    """Keep only the fallback runbook the configuration names (``fallback_runbook``).
+def select_fallback(
+    library: Library,
+    name: str | None,
+    source: str = "fallback_runbook",
+    *,
+    notify: Mapping[str, Any] | None = None,
+    specs: Mapping[str, ConnectorSpec] | None = None,
+) -> None:
+    """Keep only the fallback runbook the configuration names (``fallback_runbook``), its levels
+    sending through ``notify`` (``fallback_notify``) when that is set.
 
     A runbook with ``detection.fallback: true`` takes every event no other runbook took, so one
     that is merely present in a folder must not do so: the service drops every fallback runbook
@@ -88,3 +98,7 @@ def select_fallback(library: Library, name: str | None, source: str = "fallback_
         for item in library.loaded
         if not item.runbook.detection.fallback or item.runbook.id == name
     ]
+    library.loaded, problems = apply_notify(
+        library.loaded, notify, specs if specs is not None else load_specs(), source
+    )
+    library.diagnostics.extend(problems)

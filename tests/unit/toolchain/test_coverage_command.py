@@ -72,18 +72,67 @@ def test_a_condition_on_a_runtime_label_depends(capsys: pytest.CaptureFixture[st
     assert verdicts["order-creation-failed"] == ("depends on runtime labels", ["labels.reason"])
 
 
-def test_group_by_on_a_label_the_rule_cannot_carry(capsys: pytest.CaptureFixture[str]) -> None:
-    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+def test_group_by_on_a_label_the_rule_cannot_carry(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The address rule's expression keeps `client` only: grouping it on warehouse is a mistake.
+    folder = _runbook(
+        tmp_path, "{field: name, eq: AddressVerificationFailureRateHigh}", "[labels.warehouse]"
+    )
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(folder))
     address = _rule(report, "AddressVerificationFailureRateHigh")
-    problems = [
-        w["problem"] for w in address["warnings"] if w["runbook"] == "shipping-address-wrong"
-    ]
+    problems = [w["problem"] for w in address["warnings"] if w["runbook"] == "login-failures"]
     assert any(
         p.startswith("group_by labels.warehouse: its alerts cannot carry it") for p in problems
     )
-    # A node-exporter rule keeps its series' labels: whether they have `service` is the scrape's.
-    oom = _rule(report, "HostOomKillDetected")
-    assert "only series that carry it" in oom["warnings"][0]["problem"]
+    # The bundled library groups each address signal on the label its rule keeps.
+    _, report = _coverage(capsys, "--rules", str(DEPLOY), "--runbooks", str(RUNBOOKS))
+    for name in ("AddressVerificationFailureRateHigh", "ShipmentAddressMismatch"):
+        assert not [w for w in _rule(report, name)["warnings"] if "cannot carry" in w["problem"]]
+    # A node-exporter rule keeps its series' labels, and every scraped series has `instance`.
+    assert _rule(report, "HostOomKillDetected")["warnings"] == []
+
+
+def _rules_file(tmp_path: Path, expr: str) -> Path:
+    path = tmp_path / "rules.yml"
+    rule = {"alert": "EdgeLinkDown", "expr": expr, "labels": {"severity": "critical"}}
+    path.write_text(yaml.safe_dump({"groups": [{"name": "edge", "rules": [rule]}]}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("expr", "warned"),
+    [
+        ("ifOperStatus == 2", False),  # scraped series: Prometheus labels each with its target
+        ("site:if_down:count > 0", True),  # a recording rule's output keeps what that rule kept
+    ],
+)
+def test_target_labels_of_scraped_series_are_carried(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], expr: str, warned: bool
+) -> None:
+    runbooks = _runbook(tmp_path, "{field: name, eq: EdgeLinkDown}", "[labels.instance]")
+    _, report = _coverage(
+        capsys, "--rules", str(_rules_file(tmp_path, expr)), "--runbooks", str(runbooks)
+    )
+    problems = [w["problem"] for w in _rule(report, "EdgeLinkDown")["warnings"]]
+    assert bool(problems) is warned
+    assert all("group_by labels.instance: the rule does not set it" in p for p in problems)
+
+
+def test_a_group_label_every_trigger_requires_is_no_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = _rules_file(tmp_path, "ifOperStatus == 2")
+    loose = _runbook(tmp_path, "{field: name, eq: EdgeLinkDown}", "[labels.site]")
+    _, report = _coverage(capsys, "--rules", str(rules), "--runbooks", str(loose))
+    [warning] = _rule(report, "EdgeLinkDown")["warnings"]
+    assert "group_by labels.site: the rule does not set it" in warning["problem"]
+    # Alerts without `site` match no trigger (they go to the fallback): no incident keyed empty.
+    match = "{all: [{field: name, eq: EdgeLinkDown}, {field: labels.site, exists: true}]}"
+    guarded = _runbook(tmp_path, match, "[labels.site]")
+    _, report = _coverage(capsys, "--rules", str(rules), "--runbooks", str(guarded))
+    rule = _rule(report, "EdgeLinkDown")
+    assert rule["warnings"] == [] and rule["matches"][0]["verdict"] == "depends on runtime labels"
 
 
 def _runbook(tmp_path: Path, match: str, group_by: str = "[]") -> Path:
@@ -204,3 +253,29 @@ def test_the_fallback_runbook_covers_no_rule(capsys: pytest.CaptureFixture[str])
     assert (RUNBOOKS / "00-fallback" / "unhandled-alert.yaml").exists()
     assert all(m["runbook"] != "unhandled-alert" for r in report["rules"] for m in r["matches"])
     assert _rule(report, "HostPhysicalComponentTooHot")["matches"] == []
+
+
+def test_the_bundled_library_against_the_reference_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, report = _coverage(
+        capsys, "--rules", str(REFERENCE), str(DEPLOY), "--runbooks", str(RUNBOOKS)
+    )
+    assert report["typos"] == []  # the event triggers say their source
+    warned = sorted(
+        (w["runbook"], w["field"]) for rule in report["rules"] for w in rule["warnings"]
+    )
+    assert warned == [
+        ("aftersales-records-missing", "labels.kind"),
+        ("aftersales-response-slow", "labels.contact"),
+        ("aftersales-response-slow", "labels.contact"),
+        ("payment-channel-abnormal", "labels.channel"),
+        ("payment-channel-abnormal", "labels.channel"),
+    ]
+    # An alert that happens to share an event's name is not the event: no trigger takes it.
+    rule = {"alert": "ReturnRefundAmountMismatch", "expr": "up == 0"}
+    (tmp_path / "same-name.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "x", "rules": [rule]}]})
+    )
+    _, report = _coverage(capsys, "--rules", str(tmp_path / "same-name.yml"))
+    assert _rule(report, "ReturnRefundAmountMismatch")["matches"] == []
