@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from runbookd.config.chatops import ChatopsSettings
 from runbookd.config.secretfiles import file_keys, read_secret
 from runbookd.config.sections import (
     AlertmanagerSettings,
@@ -122,6 +123,9 @@ class Settings(Section):
     )
     cluster: ClusterSettings = Field(
         default_factory=ClusterSettings, description="Replicas on one PostgreSQL database."
+    )
+    chatops: ChatopsSettings = Field(
+        default_factory=ChatopsSettings, description="Slack buttons and commands (docs/chatops.md)."
     )
 
     @field_validator("database_url")

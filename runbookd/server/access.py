@@ -32,5 +32,12 @@ def build_access(settings: Settings) -> tuple[Access, list[str]]:
         users=Users(accounts, people),
         shared=shared_credentials(settings),
         trusted_proxies=tuple(settings.auth.trusted_proxies),
+        secrets=_chatops_secrets(settings),
     )
     return access, unknown_people(accounts, people)
+
+
+def _chatops_secrets(settings: Settings) -> tuple[str, ...]:
+    # Kept out of notes and the audit log like the shared credential (Access.redactor).
+    secret = settings.chatops.slack.signing_secret
+    return (secret.get_secret_value(),) if secret is not None else ()

@@ -25,6 +25,7 @@ from runbookd.alerts.routes import ingest_router
 from runbookd.api.alerts import alerts_router
 from runbookd.api.approvals import approvals_router
 from runbookd.api.auth import Credentials, require
+from runbookd.api.chatops_slack import SlackChatops, slack_router
 from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
@@ -37,6 +38,7 @@ from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
 from runbookd.server.access import build_access
 from runbookd.server.reload import Reloader, reload_router
+from runbookd.server.slack import slack_chatops, slack_specs, slack_tasks
 from runbookd.service.cluster import ClusterOptions
 from runbookd.service.core import Options, Service
 from runbookd.web.routes import web_router
@@ -57,17 +59,20 @@ def build_app(
     started: RunbookdSettings | None = None,
     sighup: bool = False,
     config: Path | None = None,
+    slack: SlackChatops | None = None,
 ) -> FastAPI:
     """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it.
 
     ``load`` re-reads the configuration for a reload (without it a reload re-reads the runbooks
     only), ``started`` is the configuration the app was built from, and ``sighup`` makes SIGHUP
     reload too (only for the process's main thread: ``runbookd serve``). ``config`` is the file
-    ``load`` reads, so that a refused reload logs its problems with their lines."""
+    ``load`` reads, so that a refused reload logs its problems with their lines. ``slack``
+    turns on the Slack buttons and endpoints (docs/chatops.md)."""
     if specs is None:
         from runbookd.connectors.registry import load_specs
 
         specs = load_specs()
+    specs = slack_specs(specs, slack)  # pages through Slack carry buttons
     service = Service(options, specs, connector_settings)
     credentials = credentials or Credentials()
     # No dependency at all when auth is off: FastAPI's dependency solving costs ~12% of a
@@ -83,6 +88,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        stop_slack = slack_tasks(service, slack)
         reloader.started()
         loop = asyncio.get_running_loop()
         if sighup:
@@ -92,6 +98,7 @@ def build_app(
         finally:
             if sighup:
                 reloader.remove_sighup(loop)
+            await stop_slack()
             await service.stop()
 
     app = FastAPI(
@@ -146,6 +153,7 @@ def build_app(
     app.include_router(approvals_router(service, guard))
     app.include_router(oncall_router(service, guard))
     app.include_router(silences_router(service, guard))
+    app.include_router(slack_router(service, slack))  # Slack signs its requests itself
     # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
     app.include_router(web_router(service, credentials, guard))
 
@@ -244,6 +252,7 @@ def create_app(
         started=settings,
         sighup=sighup,
         config=config,
+        slack=slack_chatops(settings),
     )
 
 
