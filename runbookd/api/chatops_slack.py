@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Request
@@ -41,6 +41,8 @@ MAX_BODY = 64 * 1024
 RESPONSE_URL_TIMEOUT_S = 10.0
 WORKING = "Working on it: runbookd will post the result here."
 
+T = TypeVar("T")
+
 
 @dataclass
 class SlackChatops:
@@ -57,14 +59,17 @@ class SlackChatops:
 def slack_router(service: Service, chatops: SlackChatops | None) -> APIRouter:
     router = APIRouter(prefix="/api/v1/chatops/slack", tags=["chatops"])
     # Follow-ups still running after their request was answered (kept from the collector).
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: set[asyncio.Future[Any]] = set()
 
     async def verified(request: Request) -> bytes:
         if chatops is None:
             raise HTTPException(404, "Slack is not configured (chatops.slack.signing_secret)")
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        declared = request.headers.get("content-length") or "0"
+        if not declared.isdigit() or int(declared) > MAX_BODY:
             raise HTTPException(413, f"body: larger than {MAX_BODY} bytes")
         body = await request.body()
+        if len(body) > MAX_BODY:  # a chunked body says no length up front
+            raise HTTPException(413, f"body: larger than {MAX_BODY} bytes")
         try:
             verify_slack(
                 chatops.signing_secret.encode(),
@@ -80,15 +85,20 @@ def slack_router(service: Service, chatops: SlackChatops | None) -> APIRouter:
             raise HTTPException(401, str(exc)) from None
         return body
 
-    def spawn(work: Awaitable[None]) -> None:
+    def spawn(work: Awaitable[T]) -> asyncio.Future[T]:
         task = asyncio.ensure_future(work)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        return task
 
-    async def started(request: Request, slack_id: str, action: str, target: str) -> Any:
+    async def started(
+        request: Request, slack_id: str, action: str, target: str
+    ) -> tuple[asyncio.Future[Reply], bool]:
+        """The action, started; True when it finished within ``answer_within``. It goes on
+        when the request is answered first (or Slack hangs up): it is journaled all the same."""
         assert chatops is not None  # verified() answered 404 otherwise
         users = access_of(request).users
-        task = asyncio.ensure_future(_act(service, users, slack_id, action, target))
+        task = spawn(_act(service, users, slack_id, action, target))
         done, _ = await asyncio.wait({task}, timeout=chatops.answer_within)
         return task, bool(done)
 
@@ -113,7 +123,7 @@ def slack_router(service: Service, chatops: SlackChatops | None) -> APIRouter:
             request, form.get("user_id", ""), command.action, command.target
         )
         if in_time:
-            return _command_answer(task.result())
+            return _command_answer(await _result(task))
         spawn(_deliver_command(service, task, form.get("response_url")))
         return _ephemeral(WORKING)
 

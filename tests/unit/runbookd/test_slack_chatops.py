@@ -127,6 +127,18 @@ def test_forged_stale_and_replayed_requests_change_nothing(url: str) -> None:
     assert [r["action"] for r in audit_rows(url)] == ["ack"]
 
 
+def test_a_signed_request_slack_would_not_send_names_the_field(url: str) -> None:
+    with serve_slack(url) as app:
+        no_payload = app.slack("interactions", b"text=hello")
+        not_json = app.slack("interactions", b"payload=%7Bnope")
+        body = click("U0ROB", "runbookd_launch", "INC-1", app.side.response_url())
+        unknown = app.slack("interactions", body)
+    assert [a.status_code for a in (no_payload, not_json, unknown)] == [400, 400, 400]
+    assert no_payload.json()["detail"].startswith("payload: missing")
+    assert not_json.json()["detail"] == "payload: not JSON"
+    assert unknown.json()["detail"] == "payload.actions[0].action_id: unknown 'runbookd_launch'"
+
+
 def test_a_viewer_or_an_unknown_slack_user_cannot_approve(url: str) -> None:
     with serve_slack(url) as app:
         outage(app)
