@@ -208,8 +208,9 @@ async def _deliver_click(
     late: bool,
 ) -> None:
     if late:
-        await _post(service, url, {"response_type": "ephemeral", "replace_original": False,
-                                   "text": WORKING})  # fmt: skip
+        await _post(
+            service, url, {"response_type": "ephemeral", "replace_original": False, "text": WORKING}
+        )
     reply = await _result(task)
     if reply.done is None or reply.by is None or reply.target is None:
         body = {"response_type": "ephemeral", "replace_original": False, "text": reply.text}
@@ -238,8 +239,9 @@ async def _post(service: Service, url: str | None, body: dict[str, Any]) -> None
         answer = await asyncio.wait_for(client.post(url, json=body), RESPONSE_URL_TIMEOUT_S)
     except Exception as exc:  # the action is done; only the message to the person is lost
         # The response URL is a capability: name only its host.
-        log.warning("slack: posting to the response URL at %s failed: %s",
-                    origin(url), type(exc).__name__)  # fmt: skip
+        log.warning(
+            "slack: posting to the response URL at %s failed: %s", origin(url), type(exc).__name__
+        )
         return
     if answer.status_code >= 300:
         log.warning("slack: the response URL at %s answered %s", origin(url), answer.status_code)

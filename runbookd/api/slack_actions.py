@@ -72,9 +72,16 @@ async def identify(
             f"(an admin adds `slack: {slack_id or 'U...'}` to a user in config.yaml)"
         )
         audit = AuditRecord.of(
-            None, action, kind, target, by=f"slack:{slack_id or '?'}", via="slack",
-            outcome="denied", reason=reason, incident=incident,
-        )  # fmt: skip
+            None,
+            action,
+            kind,
+            target,
+            by=f"slack:{slack_id or '?'}",
+            via="slack",
+            outcome="denied",
+            reason=reason,
+            incident=incident,
+        )
         await _audit(service, audit)
         return Reply(reason)
     principal = account.principal("slack")

@@ -230,8 +230,10 @@ def test_an_answer_not_ready_in_time_follows_through_the_response_url(url: str) 
         clicked = app.slack(
             "interactions", click("U0ROB", "runbookd_resolve", "INC-1", app.side.response_url("r"))
         )
-        updates = poll(lambda: (lambda u: u if len(u) == 2 else None)(
-            app.side.to("/actions/T0TEAM/r/Zx9")), what="working, then resolved")  # fmt: skip
+        updates = poll(
+            lambda: (lambda u: u if len(u) == 2 else None)(app.side.to("/actions/T0TEAM/r/Zx9")),
+            what="working, then resolved",
+        )
     assert sent.json()["text"].startswith("Working on it")
     assert later == {"response_type": "in_channel", "text": "INC-1 acknowledged by rob"}
     assert clicked.status_code == 200

@@ -79,8 +79,9 @@ def test_a_served_page_carries_buttons_that_acknowledge(url: str, tmp_path: Path
     auth = {"authorization": f"Bearer {SHARED}"}
     try:
         with live(app) as base, httpx.Client(base_url=base, headers=auth, timeout=30) as http:
-            alert = am_alert({"alertname": "CheckoutDown", "service": "checkout"},
-                             starts_at=datetime.now(UTC))  # fmt: skip
+            alert = am_alert(
+                {"alertname": "CheckoutDown", "service": "checkout"}, starts_at=datetime.now(UTC)
+            )
             sent = http.post("/api/v1/alerts/alertmanager", json=am_notification([alert]))
             assert sent.status_code == 202, sent.text
             posts = poll(
@@ -91,9 +92,12 @@ def test_a_served_page_carries_buttons_that_acknowledge(url: str, tmp_path: Path
             [step] = [p for p in posts if "handling started" in p["text"]]
             message = {"type": "message", "text": page["text"], "blocks": page["blocks"]}
             [ack] = [
-                e for b in page["blocks"] if b["type"] == "actions" for e in b["elements"]
+                e
+                for b in page["blocks"]
+                if b["type"] == "actions"
+                for e in b["elements"]
                 if e["action_id"] == "runbookd_ack"
-            ]  # fmt: skip
+            ]
             body = click("U0ROB", ack["action_id"], ack["value"], side.response_url("p"), message)
             clicked = http.post(
                 "/api/v1/chatops/slack/interactions", content=body, headers=signed(body)
