@@ -12,11 +12,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from runbookd.api.chatops_slack import SlackChatops
+from runbookd.api.slack_blocks import approval_blocks, decided
 from runbookd.api.slack_buttons import with_buttons
 from runbookd.config.settings import SettingsError, load_settings
 from runbookd.connectors import slack
 from runbookd.connectors.base import CallContext, Runtime
 from runbookd.server.access import build_access
+from runbookd.server.slack import slack_specs, slack_tasks
 from tests.unit.runbookd.slack_rig import BOT_TOKEN, SlackSide
 
 
@@ -76,3 +79,25 @@ def test_the_signing_secret_comes_from_a_file_and_is_never_shown(tmp_path: Path)
     with pytest.raises(SettingsError) as refused:
         load_settings(config, environ={})
     assert "chatops.slack.signing_secret_file" in str(refused.value)
+
+
+def test_without_a_signing_secret_pages_carry_no_buttons_and_nothing_is_posted() -> None:
+    assert slack_specs({"slack": slack.SPEC}, None)["slack"] is slack.SPEC
+
+    async def go() -> int:
+        before = len(asyncio.all_tasks())
+        stop = slack_tasks(None, SlackChatops("secret-without-channel"))  # type: ignore[arg-type]
+        started = len(asyncio.all_tasks()) - before
+        await stop()
+        return started
+
+    assert asyncio.run(go()) == 0  # no approvals_channel: no poster
+
+
+def test_a_decision_replaces_the_buttons_with_who_answered() -> None:
+    asked = approval_blocks("INC-3:failover", "INC-3: step `failover` waits for approval")
+    denied = decided(asked, "deny", "ana", "INC-3:failover")
+    assert denied[0] == asked[0]
+    assert denied[1:] == [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Denied by ana"}]}
+    ]
