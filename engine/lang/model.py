@@ -219,6 +219,14 @@ class Approval(Strict):
     )
     timeout: Duration = Field(default="15m", validate_default=True)
     on_timeout: Literal["escalate", "abort", "skip"] = "escalate"
+    role: Literal["approver", "admin"] = Field(
+        "approver", description="The role a person needs to decide (admins always may)."
+    )
+    team: str | None = Field(
+        None,
+        min_length=1,
+        description="Only members of this team (users[].teams) may decide; admins bypass it.",
+    )
 
     @model_validator(mode="after")
     def _applies(self) -> Approval:

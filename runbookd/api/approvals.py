@@ -8,16 +8,18 @@ resolved meanwhile -- a late approval never runs a step).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.params import Depends
 from sqlmodel import Field, SQLModel
 
+from runbookd.api.auditing import refused
 from runbookd.api.principals import require_role
 from runbookd.api.problems import errors
 from runbookd.auth.audit import AuditRecord
-from runbookd.auth.roles import Principal, Role
+from runbookd.auth.roles import Principal, Role, decision_refused
 from runbookd.service.audit import journaled, record
 from runbookd.service.core import Service
 from runbookd.store.writer import StoreUnavailable
@@ -31,6 +33,8 @@ class ApprovalPublic(SQLModel):
     runbook: str | None
     step: str
     deadline: str | None
+    role: str = Field("approver", description="The role needed to decide (admins always may).")
+    team: str | None = Field(None, description="The team whose members may decide, if any.")
 
 
 class ApprovalList(SQLModel):
@@ -40,6 +44,17 @@ class ApprovalList(SQLModel):
 class Decision(SQLModel):
     approve: bool = Field(description="true to run the step, false to deny it")
     by: str = Field(min_length=1, max_length=256)
+
+
+def approval_denied(approval: Mapping[str, Any], principal: Principal) -> str | None:
+    """Why ``principal`` may not decide ``approval`` (a row of ``worker.approvals``: the step's
+    ``approval.role`` and ``approval.team``), or None."""
+    team = approval.get("team")
+    return decision_refused(principal, approval.get("role"), str(team) if team else None)
+
+
+def waiting_approval(service: Service, approval_id: str) -> dict[str, Any] | None:
+    return next((a for a in service.worker.approvals if a["id"] == approval_id), None)
 
 
 async def decide_approval(
@@ -101,10 +116,16 @@ def approvals_router(service: Service, dependencies: list[Depends]) -> APIRouter
         "/{approval_id}", summary="Approve or deny a waiting step", responses=errors(404, 409)
     )
     async def decide(
+        request: Request,
         approval_id: str,
         body: Decision,
         principal: Annotated[Principal, Depends(require_role(Role.APPROVER))],
     ) -> dict[str, Any]:
+        waiting = waiting_approval(service, approval_id)
+        reason = approval_denied(waiting, principal) if waiting is not None else None
+        if reason is not None:
+            await refused(request, principal, reason)  # audited like require_role's 403
+            raise HTTPException(403, reason)
         who = principal.claiming(body.by)
         return await decide_approval(service, approval_id, body.approve, who.name, who)
 

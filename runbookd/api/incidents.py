@@ -204,8 +204,8 @@ async def apply_action(
 
     Shared by the API and the web pages' forms, so both refuse and answer alike: 404 unknown
     incident, 409 refused by the engine (or already resolved), 503 store or engine not answering.
-    The principal is ``payload["principal"]`` (``Principal.to_json``); without one (a page whose
-    forms are not gated yet) the record names the ``by`` the form claims.
+    The principal is ``payload["principal"]`` (``Principal.to_json``), the API's or the page's
+    login; without one the record names the ``by`` the payload claims.
     """
     redact = service.redactor.clean
     payload = {

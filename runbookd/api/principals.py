@@ -47,6 +47,8 @@ class Access:
     trusted_proxies: Sequence[Network] = ()
     #: every other configured secret (connectors, file references): kept out of the audit log
     secrets: tuple[str, ...] = ()
+    #: ``web.csrf_secret``: the key the pages' forms are signed with (runbookd.web.csrf)
+    csrf_secret: str | None = None
 
     @property
     def redactor(self) -> Redactor:

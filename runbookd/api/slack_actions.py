@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException
 from sqlalchemy import select
 
-from runbookd.api.approvals import decide_approval
+from runbookd.api.approvals import approval_denied, decide_approval, waiting_approval
 from runbookd.api.incidents import apply_action, read_incident, read_rows
 from runbookd.api.principals import denied
 from runbookd.auth.audit import AuditRecord, TargetKind
@@ -85,13 +85,17 @@ async def identify(
         await _audit(service, audit)
         return Reply(reason)
     principal = account.principal("slack")
-    if not principal.may(role):
-        reason = denied(principal, role)
+    refusal = denied(principal, role) if not principal.may(role) else None
+    if refusal is None and kind == "approval":
+        # A step may ask for more than the approver role: its approval.role and approval.team.
+        waiting = waiting_approval(service, target)
+        refusal = approval_denied(waiting, principal) if waiting is not None else None
+    if refusal is not None:
         audit = AuditRecord.of(
-            principal, action, kind, target, outcome="denied", reason=reason, incident=incident
+            principal, action, kind, target, outcome="denied", reason=refusal, incident=incident
         )
         await _audit(service, audit)
-        return Reply(reason)
+        return Reply(refusal)
     return principal
 
 

@@ -63,8 +63,8 @@ class AuditRecord:
         via: str = "web",
         **fields: Any,
     ) -> AuditRecord:
-        """The record of ``principal`` doing ``action``; without a principal (a page whose
-        forms are not gated yet) the name the form claims, as an anonymous actor."""
+        """The record of ``principal`` doing ``action``; without a principal (an action
+        journaled by a caller that knows none) the name it claims, as an anonymous actor."""
         if principal is None:
             return cls(action, target_kind, target, by or "anonymous", "anonymous", via, **fields)
         who = principal.claiming(by)

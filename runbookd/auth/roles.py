@@ -104,3 +104,17 @@ class Principal:
             named=not data.get("claimed", False),
             kind=kind if kind in KINDS else "user",  # type: ignore[arg-type]  # checked
         )
+
+
+def decision_refused(principal: Principal, role: str | None, team: str | None) -> str | None:
+    """Why ``principal`` may not decide an approval gate that needs ``role`` (default approver)
+    and, when given, membership of ``team`` -- or None when they may. Admins always may (the
+    shared credential acts as one)."""
+    needed = Role.parse(role or "approver")
+    if principal.may(Role.ADMIN) or (
+        principal.may(needed) and (team is None or principal.in_team(team))
+    ):
+        return None
+    needs = f"this needs role {needed}" + (f" in team {team}" if team else "")
+    teams = ", ".join(principal.teams) or "no team"
+    return f"{needs}; {principal.name} is {principal.role}" + (f" in {teams}" if team else "")

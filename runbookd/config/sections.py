@@ -116,6 +116,14 @@ class AuthSettings(Section):
         return self.bearer_token is not None or self.basic_username is not None
 
 
+class WebSettings(Section):
+    csrf_secret: OptionalSecret = Field(
+        None,
+        description="Key the pages' forms are signed with (CSRF); unset = derived from the "
+        "shared credential or the users' token hashes, else random per process.",
+    )
+
+
 class AlertmanagerSettings(Section):
     api_url: OptionalHttpUrl = Field(
         None,

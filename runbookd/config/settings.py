@@ -42,6 +42,7 @@ from runbookd.config.sections import (
     PollSettings,
     Section,
     ServerSettings,
+    WebSettings,
     is_secret_key,
     redact_url,
 )
@@ -96,6 +97,7 @@ class Settings(Section):
     )
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API credentials.")
+    web: WebSettings = Field(default_factory=WebSettings, description="The web pages.")
     users: list[UserSettings] = Field(
         default_factory=list, description="Users and service accounts, with roles (docs/access.md)."
     )

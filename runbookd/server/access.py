@@ -33,6 +33,7 @@ def build_access(settings: Settings) -> tuple[Access, list[str]]:
         shared=shared_credentials(settings),
         trusted_proxies=tuple(settings.auth.trusted_proxies),
         secrets=_chatops_secrets(settings),
+        csrf_secret=csrf.get_secret_value() if (csrf := settings.web.csrf_secret) else None,
     )
     return access, unknown_people(accounts, people)
 

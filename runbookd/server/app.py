@@ -30,6 +30,7 @@ from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
 from runbookd.api.principals import Access, principal_of, require_role
+from runbookd.api.reports import reports_router
 from runbookd.api.runbooks import runbooks_router
 from runbookd.api.silences import silences_router
 from runbookd.auth.roles import Role
@@ -140,6 +141,7 @@ def build_app(
         )
     )
     app.include_router(alerts_router(service, guard))
+    app.include_router(reports_router(service, guard))
     app.include_router(incidents_router(service, guard))
     app.include_router(postmortem_router(service, guard))
 
@@ -154,8 +156,8 @@ def build_app(
     app.include_router(oncall_router(service, guard))
     app.include_router(silences_router(service, guard))
     app.include_router(slack_router(service, slack))  # Slack signs its requests itself
-    # The pages for people (runbookd/web): same auth as /api, plus CSRF on every form.
-    app.include_router(web_router(service, credentials, guard))
+    # The pages for people (runbookd/web): a login, forms gated by role, CSRF on every form.
+    app.include_router(web_router(service, access))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

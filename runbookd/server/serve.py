@@ -81,6 +81,11 @@ def serve(
         # mode it is skipped, and its records reach the root handler configured above.
         log_config=None if settings.log.format == "json" else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
+        # runbookd reads X-Forwarded-For itself, only from auth.trusted_proxies
+        # (runbookd/api/principals.py). uvicorn's own handling would believe it from 127.0.0.1
+        # and overwrite the peer address first, letting any local process pose as a trusted
+        # proxy and hiding a real proxy on loopback (tests/e2e/test_proxy_headers.py).
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)

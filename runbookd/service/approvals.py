@@ -45,10 +45,15 @@ class ApprovalsView:
 def _row(engine: RulesEngine, approval_id: str, incident_id: str, step_id: str) -> dict[str, Any]:
     incident = engine.incidents.get(incident_id)
     timer = engine.timers.get(f"{incident_id}:approval:{step_id}")
+    steps = incident.compiled.runbook.handling.steps if incident else []
+    gate = next((s.approval for s in steps if s.id == step_id), None)
     return {
         "id": approval_id,
         "incident": incident_id,
         "runbook": incident.runbook if incident else None,
         "step": step_id,
         "deadline": timer.due.isoformat() if timer else None,
+        # who may decide (the API and the pages enforce it): role, and a team when one is named
+        "role": gate.role if gate else "approver",
+        "team": gate.team if gate else None,
     }

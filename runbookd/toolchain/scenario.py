@@ -28,6 +28,7 @@ from runbookd.engine.postmortem import draft_markdown
 from runbookd.engine.simulator import Simulator
 from runbookd.oncall.lookup import Directory
 from runbookd.toolchain.library import load_library
+from runbookd.toolchain.scenario_gates import check_decider
 from runbookd.toolchain.scenario_match import same as _same
 from runbookd.toolchain.scenario_match import subset as _subset
 from runbookd.toolchain.scenario_model import AlertSpec, Entry, Expect, Scenario, Timing
@@ -154,10 +155,10 @@ class _Runner:
                 entry.note.text,
                 entry.note.by,
             )
-        elif entry.approve is not None:
-            sim.decide(sim.approval_for(entry.approve.step), True, entry.approve.by)
-        elif entry.deny is not None:
-            sim.decide(sim.approval_for(entry.deny.step), False, entry.deny.by)
+        elif (decision := entry.approve or entry.deny) is not None:
+            approval_id = sim.approval_for(decision.step)
+            check_decider(sim, approval_id, decision)
+            sim.decide(approval_id, entry.approve is not None, decision.by)
 
     def _alert_events(self, spec: AlertSpec, now: datetime) -> list[Event]:
         identity = tuple(sorted(spec.labels.items()))

@@ -52,6 +52,12 @@ class Person(Strict):
 class Decision(Strict):
     step: str
     by: str = "someone"
+    role: Literal["approver", "admin"] = Field(
+        "approver", description="The role of the person deciding (checked against the step's)."
+    )
+    teams: list[str] = Field(
+        default_factory=list, description="Their teams (a step's approval.team must be one)."
+    )
 
 
 class Note(Person):

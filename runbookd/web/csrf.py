@@ -18,8 +18,24 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runbookd.api.principals import Access
+
 COOKIE = "runbookd_csrf"
 FIELD = "csrf"
+
+
+def csrf_key(access: Access) -> bytes:
+    """The forms' signing key, never guessable when users exist: ``web.csrf_secret`` (or its
+    ``_file``) when set, else derived from the shared credential, else from the users' token
+    hashes (salted scrypt: secret enough, and the same on every replica of one configuration),
+    else random per process (then a restart makes open pages' forms ask for a reload)."""
+    if access.csrf_secret:
+        return Csrf.key_for(access.csrf_secret)
+    shared = access.shared.basic_password or access.shared.bearer_token
+    if shared:
+        return Csrf.key_for(shared)
+    hashes = sorted(str(a.token_hash) for a in access.users.accounts if a.token_hash is not None)
+    return Csrf.key_for("\0".join(hashes) if hashes else None)
 
 
 class Csrf:

@@ -3,7 +3,7 @@ period's incidents grouped once by every key the built-in sections need (``Repor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,6 +11,8 @@ from typing import Any
 from markupsafe import Markup
 from sqlalchemy import Connection, and_, case, exists, func, literal_column, select
 
+from runbookd.engine.lang.model import Runbook
+from runbookd.service.fired import Coverage, coverage
 from runbookd.store import tables as t
 from runbookd.web import sqlfn
 
@@ -101,6 +103,16 @@ class Report:
     conn: Connection
     period: Period
     _facts: list[Fact] | None = None
+    #: The running library, for sections about runbooks that did nothing (never fired).
+    runbooks: Sequence[Runbook] = ()
+    _coverage: Coverage | None = None
+
+    def coverage(self) -> Coverage:
+        """Which runbooks and triggers fired in the period (runbookd.service.fired), computed
+        once for the sections that show it."""
+        if self._coverage is None:
+            self._coverage = coverage(self.conn, self.runbooks, self.period.start, self.period.end)
+        return self._coverage
 
     def facts(self) -> list[Fact]:
         """The incidents of the period grouped by every key the built-in sections need.

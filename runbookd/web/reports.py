@@ -9,13 +9,15 @@ too and read back a few hundred rows at most, so the page stays fast at any size
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from sqlalchemy import Connection, case, func, select
 
+from runbookd.engine.lang.model import Runbook
 from runbookd.store import tables as t
 from runbookd.store.tables import DrillRun
+from runbookd.web import coverage_sections
 from runbookd.web.facts import Fact, Period, Report, Section, SectionFn, Table
 from runbookd.web.svg import bar_chart, trend_chart
 
@@ -273,11 +275,16 @@ SECTIONS: list[SectionFn] = [
     noisy,
     follow_ups,
     drill_scores,
+    coverage_sections.never_fired,
+    coverage_sections.unmatched,
 ]
 
 
 def build(
-    conn: Connection, period: Period, sections: list[SectionFn] | None = None
+    conn: Connection,
+    period: Period,
+    sections: list[SectionFn] | None = None,
+    runbooks: Sequence[Runbook] = (),
 ) -> list[Section]:
-    report = Report(conn, period)
+    report = Report(conn, period, runbooks=runbooks)
     return [fn(report) for fn in (SECTIONS if sections is None else sections)]

@@ -1,5 +1,6 @@
 """The pages people read in a browser: incidents, one incident, its post-mortem, reports
-(the runbook pages are ``runbookd.web.runbook_pages``).
+(the runbook pages are ``runbookd.web.runbook_pages``, the forms ``runbookd.web.actions``, the
+login and the roles they need ``runbookd.web.gates``).
 
 Reads run in a thread on the service's database engine; actions go through the same functions
 as the API (``apply_action``, ``decide_approval``), so a form and a ``curl`` are refused or
@@ -11,28 +12,27 @@ reason when the engine refused.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.params import Depends
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
 from jinja2.sandbox import SandboxedEnvironment
 
 from runbookd.api.alerts import list_outcomes, outcome_query
-from runbookd.api.approvals import decide_approval
-from runbookd.api.auth import Credentials
-from runbookd.api.incidents import apply_action
+from runbookd.api.principals import Access
+from runbookd.api.runbooks import running_runbooks
+from runbookd.auth.roles import Principal
 from runbookd.engine.keys import missing_labels
 from runbookd.engine.matchers import MatcherError, parse_matchers
 from runbookd.engine.outcomes import OUTCOMES
 from runbookd.service.core import Service
 from runbookd.web import facts, queries, reports
-from runbookd.web.csrf import FIELD, Csrf
+from runbookd.web.actions import NAME_COOKIE, actions_router
+from runbookd.web.csrf import FIELD, Csrf, csrf_key
+from runbookd.web.gates import Gates, csrf_user, current, page_login
 from runbookd.web.oncall_pages import oncall_router
 from runbookd.web.render import make_env, render, stylesheet
 from runbookd.web.runbook_pages import runbook_router
@@ -40,7 +40,6 @@ from runbookd.web.timeline import chart
 
 #: Largest form body accepted (a note is at most 10,000 characters).
 MAX_FORM_BYTES = 64 * 1024
-NAME_COOKIE = "runbookd_name"
 #: SQLite page cache for the connections the pages read on (KiB).
 SQLITE_CACHE_KB = 32 * 1024
 _ACTIONS = {"ack": "acknowledged", "resolve": "resolved", "notes": "note added"}
@@ -48,29 +47,16 @@ _ACTIONS = {"ack": "acknowledged", "resolve": "resolved", "notes": "note added"}
 ALERTS_PAGE_ROWS = 200
 
 
-def user_of(request: Request, credentials: Credentials) -> str:
-    """Who is signed in: the basic-auth user, ``bearer`` for a token, "" with auth off."""
-    if not credentials.required:
-        return ""
-    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-    return "bearer" if scheme.lower() == "bearer" else ""
-
-
 class Pages:
     def __init__(
         self,
         service: Service,
-        credentials: Credentials,
+        access: Access,
         csrf: Csrf,
         now: Callable[[], datetime],
     ) -> None:
         self.service = service
-        self.credentials = credentials
+        self.access = access
         self.csrf = csrf
         self.now = now
         self.env: SandboxedEnvironment = make_env()
@@ -97,15 +83,16 @@ class Pages:
         return await asyncio.to_thread(run)
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        user = user_of(request, self.credentials)
-        token, fresh = self.csrf.token_for(request, user)
+        principal = current(request)
+        token, fresh = self.csrf.token_for(request, csrf_user(principal))
         html = render(
             self.env,
             name,
             csrf_field=FIELD,
             csrf_token=token,
-            user=user,
-            by=user or request.cookies.get(NAME_COOKIE, ""),
+            user=principal.name if principal.named or principal.kind == "token" else "",
+            gates=Gates(principal),
+            by="" if principal.named else request.cookies.get(NAME_COOKIE, ""),
             now=self.now(),
             **context,
         )
@@ -139,21 +126,22 @@ class Pages:
         except (UnicodeDecodeError, ValueError):
             raise HTTPException(400, "the form is not valid URL-encoded UTF-8") from None
         data = {k: v[0] for k, v in parsed.items()}
-        if not self.csrf.check(request, data.get(FIELD), user_of(request, self.credentials)):
+        if not self.csrf.check(request, data.get(FIELD), csrf_user(current(request))):
             raise HTTPException(403, "missing or invalid CSRF token: reload the page and try again")
         return data
 
-    def who(self, request: Request, data: dict[str, str]) -> str:
-        """The signed-in user when there is one (no acting under another name), else the form's."""
-        user = user_of(request, self.credentials)
-        if user and user != "bearer":
-            return user
+    def who(self, request: Request, data: dict[str, str]) -> Principal:
+        """Who acts through a form: a known user as themselves (no acting under another name);
+        an unnamed principal (shared credential, nothing configured) under the form's name."""
+        principal = current(request)
+        if principal.named:
+            return principal
         by = data.get("by", "").strip()
         if not by:
             raise HTTPException(422, "by: say who you are (your name)")
         if len(by) > 256:
             raise HTTPException(422, "by: at most 256 characters")
-        return by
+        return principal.claiming(by)
 
     def level_names(self) -> dict[str, list[str]]:
         library = self.service.library
@@ -166,16 +154,13 @@ class Pages:
 
 def web_router(
     service: Service,
-    credentials: Credentials,
-    dependencies: list[Depends],
+    access: Access,
     *,
     now: Callable[[], datetime] | None = None,
 ) -> APIRouter:
-    """The pages; ``dependencies`` carries the auth check when auth is configured."""
-    secret = credentials.basic_password or credentials.bearer_token
-    pages = Pages(
-        service, credentials, Csrf(Csrf.key_for(secret)), now or (lambda: datetime.now(UTC))
-    )
+    """The pages: a login (``gates.page_login``) on every one when ``access`` requires it."""
+    pages = Pages(service, access, Csrf(csrf_key(access)), now or (lambda: datetime.now(UTC)))
+    dependencies = [Depends(page_login)] if access.required else []
     router = APIRouter(tags=["web"], dependencies=dependencies, include_in_schema=False)
     css = stylesheet()
 
@@ -268,67 +253,7 @@ def web_router(
     async def incident(request: Request, incident_id: str) -> HTMLResponse:
         return await incident_page(request, incident_id)
 
-    async def act(request: Request, incident_id: str, action: str) -> Response:
-        try:
-            data = await pages.form(request)
-            by = pages.who(request, data)
-            payload: dict[str, Any] = {"by": by}
-            if action == "ack":
-                payload["action"] = "ack"
-            elif action == "resolve":
-                payload.update(
-                    action="resolve", reason=(data.get("reason") or "").strip()[:2000] or None
-                )
-            else:
-                text = (data.get("text") or "").strip()
-                if not text or len(text) > 10_000:
-                    raise HTTPException(422, "text: write a note of 1 to 10,000 characters")
-                payload.update(action="note", text=text)
-            await apply_action(service, incident_id, payload)
-        except HTTPException as exc:
-            if exc.status_code in (403, 404, 413, 415):
-                return pages.error(request, exc.status_code, str(exc.detail))
-            return await incident_page(
-                request, incident_id, status=exc.status_code, error=str(exc.detail)
-            )
-        response = RedirectResponse(f"/incidents/{incident_id}?done={action}", status_code=303)
-        _remember(response, request, by, pages.credentials)
-        return response
-
-    @router.post("/incidents/{incident_id}/ack")
-    async def ack(request: Request, incident_id: str) -> Response:
-        return await act(request, incident_id, "ack")
-
-    @router.post("/incidents/{incident_id}/resolve")
-    async def resolve(request: Request, incident_id: str) -> Response:
-        return await act(request, incident_id, "resolve")
-
-    @router.post("/incidents/{incident_id}/notes")
-    async def note(request: Request, incident_id: str) -> Response:
-        return await act(request, incident_id, "notes")
-
-    @router.post("/approvals/{approval_id}")
-    async def decide(request: Request, approval_id: str) -> Response:
-        incident_id = approval_id.partition(":")[0]
-        try:
-            data = await pages.form(request)
-            by = pages.who(request, data)
-            decision = data.get("decision")
-            if decision not in ("approve", "deny"):
-                raise HTTPException(422, "decision: approve or deny")
-            result = await decide_approval(service, approval_id, decision == "approve", by)
-        except HTTPException as exc:
-            if exc.status_code in (403, 413, 415):
-                return pages.error(request, exc.status_code, str(exc.detail))
-            return await incident_page(
-                request, incident_id, status=exc.status_code, error=str(exc.detail)
-            )
-        response = RedirectResponse(
-            f"/incidents/{incident_id}?{urlencode({'decided': result['decision']})}",
-            status_code=303,
-        )
-        _remember(response, request, by, pages.credentials)
-        return response
+    router.include_router(actions_router(pages, service, incident_page))
 
     @router.get("/postmortems/{incident_id}", response_class=HTMLResponse)
     async def postmortem(request: Request, incident_id: str) -> HTMLResponse:
@@ -365,7 +290,7 @@ def web_router(
         except facts.PeriodError as exc:
             return pages.error(request, 400, str(exc))
         try:
-            sections = await pages.read(reports.build, period)
+            sections = await pages.read(reports.build, period, None, running_runbooks(service))
         except HTTPException as exc:
             return pages.error(request, exc.status_code, str(exc.detail))
         return pages.page(request, "reports.html.j2", period=period, sections=sections)
@@ -377,11 +302,3 @@ def _done_message(request: Request) -> str:
     done = _ACTIONS.get(request.query_params.get("done", ""), "")
     decided = request.query_params.get("decided", "")
     return done or (f"step {decided}" if decided in ("approved", "denied") else "")
-
-
-def _remember(response: Response, request: Request, by: str, credentials: Credentials) -> None:
-    # Without auth, prefill the name next time; with auth the signed-in user is used anyway.
-    if not credentials.required:
-        response.set_cookie(
-            NAME_COOKIE, by, httponly=True, samesite="strict", secure=request.url.scheme == "https"
-        )

@@ -1,6 +1,6 @@
 """The web pages in a real browser (Debian's chromium driven by Playwright) against a real
 `runbookd serve`: filters, the action buttons (seen through the API afterwards), escaping of a
-hostile label, CSRF and basic auth. Screenshots of every page, on a laptop and a phone viewport,
+hostile label, CSRF, basic auth, and the forms gated by role for configured users. Screenshots of every page, on a laptop and a phone viewport,
 are saved under test-artifacts/screenshots/.
 
 Incidents come from two sources: real ones opened by alerts posted to the webhook (the buttons
@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from runbookd.auth.tokens import hash_token
 from runbookd.store import db as store
 from runbookd.toolchain.testing import am_alert, am_notification
 from runbookd.web import sample
@@ -274,12 +275,58 @@ def test_pages_with_basic_auth(make_server: Any, tmp_path: Path, browser: Any) -
     context = browser.new_context(http_credentials={"username": "ana", "password": "pw-1"})
     page = context.new_page()
     page.goto(server.url + "/incidents/INC-1")
-    assert "signed in as ana" in page.locator("header").inner_text()
-    assert page.locator("form.inline input[name=by]").count() == 0  # the user is known
+    assert "signed in as token (admin)" in page.locator("header").inner_text()
+    # the shared pair is no one in particular: who acts says their name in the form
+    page.fill("form.inline input[name=by]", "carla")
     submit(page, "form.inline button:has-text('Acknowledge')")
     inc = server.get("/api/v1/incidents/INC-1", auth=auth).json()
-    assert inc["acknowledged_by"] == "ana"
+    assert inc["acknowledged_by"] == "carla"
     context.close()
+
+
+def _users_file(tmp_path: Path, roles: dict[str, str]) -> Path:
+    lines = ["users:"]
+    for name, role in roles.items():
+        digest = hash_token(f"{name}-token", log2_n=10)
+        lines.append(f"  - {{name: {name}, role: {role}, token_hash: '{digest}'}}")
+    path = tmp_path / "users.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_viewer_cannot_ack_a_responder_can_and_is_named(
+    make_server: Any, tmp_path: Path, browser: Any
+) -> None:
+    book = tmp_path / "rb" / "web-checkout.yaml"
+    book.parent.mkdir()
+    book.write_text(RUNBOOK)
+    users = _users_file(tmp_path, {"vic": "viewer", "rob": "responder"})
+    server: Server = make_server([book], env={"RUNBOOKD_USERS_FILE": str(users)})
+    assert server.get("/").headers["www-authenticate"] == 'Basic realm="runbookd"'
+    # the webhook keeps its own (here: no) credential; users log in to the pages and the API
+    body = am_notification([am_alert({"alertname": "CheckoutFailing", "service": "s2"})])
+    assert server.post(HOOK, body).status_code == 202
+    rob = ("rob", "rob-token")
+    poll(lambda: server.get("/api/v1/incidents", auth=rob).json()["incidents"], what="incident")
+
+    viewer = browser.new_context(http_credentials={"username": "vic", "password": "vic-token"})
+    page = viewer.new_page()
+    page.goto(server.url + "/incidents/INC-1")
+    assert "signed in as vic (viewer)" in page.locator("header").inner_text()
+    assert page.locator("form.inline button:has-text('Acknowledge')").is_disabled()
+    assert "needs role responder" in page.locator("form.inline").inner_text()
+    assert page.locator("section.actions button[type=submit]").count() == 0
+    shoot(page, "incident-viewer")
+    viewer.close()
+
+    responder = browser.new_context(http_credentials={"username": "rob", "password": "rob-token"})
+    page = responder.new_page()
+    page.goto(server.url + "/incidents/INC-1")
+    assert page.locator("input[name=by]").count() == 0  # a known user acts as themselves
+    submit(page, "form.inline button:has-text('Acknowledge')")
+    assert "by rob (responder) via web" in page.locator("table.timeline").inner_text()
+    responder.close()
+    assert server.get("/api/v1/incidents/INC-1", auth=rob).json()["acknowledged_by"] == "rob"
 
 
 def test_reports_and_postmortem_pages(site: Server, browser: Any) -> None:

@@ -109,6 +109,12 @@ def test_bundled_runbook_is_valid(tmp_path: Path) -> None:
             'section: Input should be a valid string, got 3.3 (YAML read it as a number; quote it: "3.3")',
         ),
         (
+            "approval: {min_severity: critical, timeout: 10m, on_timeout: escalate}",
+            "approval: {min_severity: critical, timeout: 10m, on_timeout: escalate, role: owner}",
+            "role: owner",
+            "role: Input should be 'approver' or 'admin'",
+        ),
+        (
             "    - id: tell_users",
             "    - id: channel_status",
             "- id: channel_status\n",
