@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -104,12 +105,14 @@ class SlackApp(App):
 
 
 @contextmanager
-def serve_slack(url: str, *, answer_within: float = 2.5) -> Iterator[SlackApp]:
+def serve_slack(
+    url: str, *, answer_within: float = 2.5, runbook: Path = PAYMENT
+) -> Iterator[SlackApp]:
     side = SlackSide()
     chatops = SlackChatops(SECRET, approvals_channel="#payments-approvals")
     chatops.answer_within = answer_within
     app = build_app(
-        Options(database_url=url, runbooks=[PAYMENT], dry_run=True),
+        Options(database_url=url, runbooks=[runbook], dry_run=True),
         credentials=ACCESS_SLACK.shared,
         access=ACCESS_SLACK,
         connector_settings={

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 
 from runbookd.store import tables as t
 from tests.e2e.harness import poll
-from tests.unit.postmortem.rig import database_url
+from tests.unit.postmortem.rig import PAYMENT, database_url
 from tests.unit.runbookd.audit_app import outage, timeline
 from tests.unit.runbookd.slack_rig import SECRET, SlackApp, click, command, serve_slack, signed
 
@@ -194,6 +194,20 @@ def test_an_approvers_click_on_the_posted_request_names_them(url: str) -> None:
     assert [
         (r["actor"], r["role"], r["via"], r["action"], r["target"], r["outcome"]) for r in rows
     ] == [("ana", "approver", "slack", "approve", APPROVAL, "applied")]
+
+
+def test_a_step_for_one_team_refuses_an_approver_outside_it(url: str, tmp_path: Path) -> None:
+    gated = tmp_path / "payment-team-gate.yaml"
+    gate = "approval: {min_severity: critical, timeout: 10m, on_timeout: escalate"
+    gated.write_text(PAYMENT.read_text().replace(gate, gate + ", team: payments"))
+    with serve_slack(url, runbook=gated) as app:
+        outage(app)
+        body = click("U0ANA", "runbookd_approve", APPROVAL, app.side.response_url("t"))
+        assert app.slack("interactions", body).status_code == 200
+        told = app.side.first_to("/actions/T0TEAM/t/Zx9", "ana's refusal")
+        assert waiting(app) == [APPROVAL]
+    assert told["text"] == "this needs role approver in team payments; ana is approver in no team"
+    assert [(r["actor"], r["outcome"]) for r in audit_rows(url)] == [("ana", "denied")]
 
 
 def test_slash_commands(url: str) -> None:
