@@ -1,4 +1,7 @@
-"""``chatops``: what runbookd needs to accept requests from chat and paging tools.
+"""``chatops`` in config.yaml: what runbookd needs to accept requests from chat and paging tools
+(docs/chatops.md).
+
+``chatops.slack``: the Slack app's signing secret, and where approval requests go.
 
 ``chatops.pagerduty.webhook_secrets`` holds the signing secrets of PagerDuty v3 webhook
 subscriptions. A list, because a secret is rotated by adding the new one beside the old one until
@@ -6,13 +9,14 @@ PagerDuty signs with the new one only. ``webhook_secrets_file`` (like every ``KE
 a file read at start; it may hold several secrets, one a line, as a Kubernetes secret mount does.
 """
 
+
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from runbookd.config.sections import Section
+from runbookd.config.sections import OptionalSecret, OptionalText, Section
 
 
 def _lines(value: Any) -> Any:
@@ -45,7 +49,31 @@ class PagerDutyWebhookSettings(Section):
         return [s.get_secret_value().encode() for s in self.webhook_secrets]
 
 
+class SlackChatopsSettings(Section):
+    """``chatops.slack``: the Slack app's signing secret, and where approval requests go."""
+
+    signing_secret: OptionalSecret = Field(
+        None,
+        description="The Slack app's signing secret (Basic Information > App Credentials); "
+        "unset = the Slack endpoints answer 404 and messages carry no buttons. Also "
+        "signing_secret_file or ${file:PATH}.",
+    )
+    approvals_channel: OptionalText = Field(
+        None,
+        description="Channel (name or id) where steps waiting for approval are posted with "
+        "Approve and Deny buttons, through chat.postMessage and connectors.slack.bot_token; "
+        "unset = approval requests are not posted.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.signing_secret is not None
+
+
 class ChatopsSettings(Section):
+    slack: SlackChatopsSettings = Field(
+        default_factory=SlackChatopsSettings, description="Buttons and commands in Slack."
+    )
     pagerduty: PagerDutyWebhookSettings = Field(
         default_factory=PagerDutyWebhookSettings,
         description="Inbound PagerDuty v3 webhooks (acknowledge and resolve from PagerDuty).",

@@ -27,6 +27,7 @@ from runbookd.api.approvals import approvals_router
 from runbookd.api.audit_log import audit_router
 from runbookd.api.auth import Credentials, require
 from runbookd.api.chatops_pagerduty import pagerduty_router
+from runbookd.api.chatops_slack import SlackChatops, slack_router
 from runbookd.api.incidents import incidents_router
 from runbookd.api.oncall import oncall_router
 from runbookd.api.postmortem import postmortem_router
@@ -40,6 +41,7 @@ from runbookd.connectors.base import ConnectorSpec, Settings
 from runbookd.drills.schedule import DrillJob
 from runbookd.server.access import build_access
 from runbookd.server.reload import Reloader, reload_router
+from runbookd.server.slack import slack_chatops, slack_specs, slack_tasks
 from runbookd.service.cluster import ClusterOptions
 from runbookd.service.core import Options, Service
 from runbookd.web.routes import web_router
@@ -61,17 +63,20 @@ def build_app(
     sighup: bool = False,
     config: Path | None = None,
     pagerduty_secrets: Sequence[bytes] = (),
+    slack: SlackChatops | None = None,
 ) -> FastAPI:
     """The app for explicit options (tests, benchmarks); ``create_app`` maps settings onto it.
 
     ``load`` re-reads the configuration for a reload (without it a reload re-reads the runbooks
     only), ``started`` is the configuration the app was built from, and ``sighup`` makes SIGHUP
     reload too (only for the process's main thread: ``runbookd serve``). ``config`` is the file
-    ``load`` reads, so that a refused reload logs its problems with their lines."""
+    ``load`` reads, so that a refused reload logs its problems with their lines. ``slack``
+    turns on the Slack buttons and endpoints (docs/chatops.md)."""
     if specs is None:
         from runbookd.connectors.registry import load_specs
 
         specs = load_specs()
+    specs = slack_specs(specs, slack)  # pages through Slack carry buttons
     service = Service(options, specs, connector_settings)
     credentials = credentials or Credentials()
     # No dependency at all when auth is off: FastAPI's dependency solving costs ~12% of a
@@ -87,6 +92,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        stop_slack = slack_tasks(service, slack)
         reloader.started()
         loop = asyncio.get_running_loop()
         if sighup:
@@ -96,6 +102,7 @@ def build_app(
         finally:
             if sighup:
                 reloader.remove_sighup(loop)
+            await stop_slack()
             await service.stop()
 
     app = FastAPI(
@@ -153,6 +160,7 @@ def build_app(
     app.include_router(silences_router(service, guard))
     app.include_router(audit_router(service, guard))
     app.include_router(pagerduty_router(service, pagerduty_secrets))  # its signature is its auth
+    app.include_router(slack_router(service, slack))  # Slack signs its requests itself
     # The pages for people (runbookd/web): a login, forms gated by role, CSRF on every form.
     app.include_router(web_router(service, access))
 
@@ -255,6 +263,7 @@ def create_app(
         sighup=sighup,
         config=config,
         pagerduty_secrets=settings.chatops.pagerduty.secrets(),
+        slack=slack_chatops(settings),
     )
 
 
