@@ -9,7 +9,6 @@ PagerDuty signs with the new one only. ``webhook_secrets_file`` (like every ``KE
 a file read at start; it may hold several secrets, one a line, as a Kubernetes secret mount does.
 """
 
-
 from __future__ import annotations
 
 from typing import Any

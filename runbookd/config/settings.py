@@ -144,7 +144,8 @@ class Settings(Section):
         "matchers match, as silences do (docs/silences.md); checked by engine.windows.",
     )
     chatops: ChatopsSettings = Field(
-        default_factory=ChatopsSettings, description="Slack buttons and commands, PagerDuty webhooks (docs/chatops.md)."
+        default_factory=ChatopsSettings,
+        description="Slack buttons and commands, PagerDuty webhooks (docs/chatops.md).",
     )
 
     @field_validator("database_url")

@@ -34,12 +34,12 @@ def build_access(settings: Settings) -> tuple[Access, list[str]]:
         trusted_proxies=tuple(settings.auth.trusted_proxies),
         secrets=_chatops_secrets(settings),
         csrf_secret=csrf.get_secret_value() if (csrf := settings.web.csrf_secret) else None,
-        secrets=tuple(s.get_secret_value() for s in settings.chatops.pagerduty.webhook_secrets),
     )
     return access, unknown_people(accounts, people)
 
 
 def _chatops_secrets(settings: Settings) -> tuple[str, ...]:
     # Kept out of notes and the audit log like the shared credential (Access.redactor).
-    secret = settings.chatops.slack.signing_secret
-    return (secret.get_secret_value(),) if secret is not None else ()
+    slack = settings.chatops.slack.signing_secret
+    pagerduty = settings.chatops.pagerduty.webhook_secrets
+    return tuple(s.get_secret_value() for s in ([slack] if slack else []) + list(pagerduty))
