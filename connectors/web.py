@@ -10,6 +10,7 @@ none of its own, and never swallows the executor's cancellation.
 from __future__ import annotations
 
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,6 +175,10 @@ async def request(
         if "CERTIFICATE_VERIFY_FAILED" in reason:
             raise PermanentError(f"{where}: TLS certificate not trusted: {reason}") from None
         raise RetryableError(f"{where}: no answer: {reason}") from None
+    except ssl.SSLError as exc:
+        # A TLS alert after the handshake (TLS 1.3 checks a client certificate then, e.g.
+        # "certificate required") reaches httpx's read path unwrapped: the server hung up.
+        raise RetryableError(f"{where}: no answer: TLS: {exc.reason or exc}") from None
     except httpx.RequestError as exc:  # too many redirects, an undecodable body
         raise PermanentError(f"{where}: {type(exc).__name__}: {exc}") from None
     except LookupError:  # an unknown charset in Content-Type
