@@ -4,7 +4,7 @@ arrived without a runbook (runbookd.service.fired); the ``/reports`` page shows 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -41,6 +41,15 @@ def period(since: datetime | None, until: datetime | None) -> tuple[datetime, da
     return start, end
 
 
+def kept(retention: timedelta | None, start: datetime) -> dict[str, Any]:
+    """Whether the alert counts cover the whole period: outcome rows older than
+    ``retention.alert_outcomes`` are deleted (the incident counts are kept for ever)."""
+    if retention is None:
+        return {"alerts_kept_since": None, "alerts_complete": True}
+    oldest = datetime.now(UTC) - retention
+    return {"alerts_kept_since": oldest.isoformat(), "alerts_complete": start >= oldest}
+
+
 def reports_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/api/v1/reports", tags=["reports"], dependencies=dependencies)
 
@@ -63,6 +72,6 @@ def reports_router(service: Service, dependencies: list[Depends]) -> APIRouter:
     ) -> dict[str, Any]:
         start, end = period(since, until)
         found = await asyncio.to_thread(read_coverage, service, start, end, top)
-        return found.to_dict()
+        return found.to_dict() | kept(service.options.outcome_retention, start)
 
     return router

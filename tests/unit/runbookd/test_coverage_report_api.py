@@ -48,7 +48,7 @@ def _runbook(rid: str, title: str, section: str, *triggers: tuple[str, str]) -> 
 
 
 @contextmanager
-def _serve(tmp_path: Path) -> Iterator[httpx.Client]:
+def _serve(tmp_path: Path, extra: str = "") -> Iterator[httpx.Client]:
     (tmp_path / "host.yaml").write_text(
         _runbook("host-down", "Host down", "10.1", ("down", "HostDown"), ("dark", "HostDark"))
     )
@@ -60,7 +60,7 @@ def _serve(tmp_path: Path) -> Iterator[httpx.Client]:
         config.write_text(
             f"database_url: {url}\ndata_dir: {tmp_path / 'data'}\n"
             f"runbooks: [{tmp_path / 'host.yaml'}, {tmp_path / 'disk.yaml'}]\n"
-            f"engine: {{dry_run: true}}\nauth: {{bearer_token: {TOKEN}}}\n"
+            f"engine: {{dry_run: true}}\nauth: {{bearer_token: {TOKEN}}}\n{extra}"
         )
         environ = {k: v for k, v in os.environ.items() if not k.startswith("RUNBOOKD_")}
         app = create_app(load_settings(config, environ), config=config)
@@ -135,3 +135,17 @@ def test_a_bad_period_is_a_400_naming_since(
         answer = http.get("/api/v1/reports/coverage", params=params)
         assert answer.status_code == 400, answer.text
         assert answer.json()["detail"].startswith(wanted)
+
+
+def test_the_report_says_when_retention_cut_the_alert_counts(tmp_path: Path) -> None:
+    with _serve(tmp_path, "retention: {alert_outcomes: 7d}\n") as http:
+        recent = http.get("/api/v1/reports/coverage", params={"since": _ago(days=6)}).json()
+        assert recent["alerts_complete"] is True
+        older = http.get("/api/v1/reports/coverage", params={"since": _ago(days=8)}).json()
+        assert older["alerts_complete"] is False
+        kept = datetime.fromisoformat(older["alerts_kept_since"])
+        assert abs(kept - (datetime.now(UTC) - timedelta(days=7))) < timedelta(minutes=5)
+
+
+def _ago(**delta: float) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
