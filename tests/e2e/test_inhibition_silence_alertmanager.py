@@ -6,12 +6,13 @@ its incident as always. Nothing Alertmanager sent is dropped: every alert has it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.harness import Alertmanager, Server, free_port, poll
 
@@ -30,6 +31,20 @@ receivers:
 """
 
 
+@pytest.fixture
+def delivering(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> Iterator[tuple[Alertmanager, Server]]:
+    """A real Alertmanager routing every alert to a `runbookd serve` on the bundled library."""
+    port = free_port()
+    am = Alertmanager(tmp_path / "am", AM_CONFIG.format(port=port))
+    am.start()
+    try:
+        yield am, make_server(port=port)
+    finally:
+        am.stop()
+
+
 def _fire(am: Alertmanager, *labels: dict[str, str]) -> None:
     alerts = [{"labels": lab, "annotations": {"summary": lab["alertname"]}} for lab in labels]
     assert httpx.post(am.url + "/api/v2/alerts", json=alerts, timeout=5).status_code == 200
@@ -44,63 +59,51 @@ def _outcome(server: Server, alertname: str) -> Callable[[], dict[str, Any] | No
 
 
 def test_an_open_database_incident_suppresses_the_order_outage_alertmanager_sends(
-    make_server: Callable[..., Server], tmp_path: Path
+    delivering: tuple[Alertmanager, Server],
 ) -> None:
-    port = free_port()
-    am = Alertmanager(tmp_path / "am", AM_CONFIG.format(port=port))
-    am.start()
-    try:
-        server = make_server(port=port)
-        db = {"instance": "pg-replica-2:9187", "severity": "warning"}
-        _fire(
-            am,
-            {"alertname": "PostgresqlReplicationLag", **db},
-            {"alertname": "PostgresqlTooManyConnections", **db},
-        )
-        [database] = poll(lambda: server.incidents(), what="the database incident")
-        assert database["runbook"] == "database-abnormal"
+    am, server = delivering
+    db = {"instance": "pg-replica-2:9187", "severity": "warning"}
+    _fire(
+        am,
+        {"alertname": "PostgresqlReplicationLag", **db},
+        {"alertname": "PostgresqlTooManyConnections", **db},
+    )
+    [database] = poll(lambda: server.incidents(), what="the database incident")
+    assert database["runbook"] == "database-abnormal"
 
-        _fire(am, {"alertname": "OrderCreationDown", "client": "web", "severity": "critical"})
-        held = poll(_outcome(server, "OrderCreationDown"), what="the order alert's outcome")
-        assert held["outcome"] == "suppressed"
-        assert held["incident"] == database["id"]
-        assert database["id"] in held["summary"]
-        # Suppressed, not dropped, and no second incident.
-        assert [i["id"] for i in server.incidents()] == [database["id"]]
-    finally:
-        am.stop()
+    _fire(am, {"alertname": "OrderCreationDown", "client": "web", "severity": "critical"})
+    held = poll(_outcome(server, "OrderCreationDown"), what="the order alert's outcome")
+    assert held["outcome"] == "suppressed"
+    assert held["incident"] == database["id"]
+    assert database["id"] in held["summary"]
+    # Suppressed, not dropped, and no second incident.
+    assert [i["id"] for i in server.incidents()] == [database["id"]]
 
 
 def test_a_silence_mutes_what_it_matches_of_what_alertmanager_sends(
-    make_server: Callable[..., Server], tmp_path: Path
+    delivering: tuple[Alertmanager, Server],
 ) -> None:
-    port = free_port()
-    am = Alertmanager(tmp_path / "am", AM_CONFIG.format(port=port))
-    am.start()
-    try:
-        server = make_server(port=port)
-        ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-        made = server.post(
-            "/api/v1/silences",
-            {
-                "matchers": ['alertname="OrderCreationDown"', 'client="app"'],
-                "endsAt": ends,
-                "createdBy": "ana",
-                "comment": "app release",
-            },
-        )
-        assert made.status_code == 201, made.text
-        silence = made.json()["id"]
+    am, server = delivering
+    ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    made = server.post(
+        "/api/v1/silences",
+        {
+            "matchers": ['alertname="OrderCreationDown"', 'client="app"'],
+            "endsAt": ends,
+            "createdBy": "ana",
+            "comment": "app release",
+        },
+    )
+    assert made.status_code == 201, made.text
+    silence = made.json()["id"]
 
-        _fire(am, {"alertname": "OrderCreationDown", "client": "app", "severity": "critical"})
-        muted = poll(_outcome(server, "OrderCreationDown"), what="the silenced alert's outcome")
-        assert muted["outcome"] == "silenced" and silence in muted["summary"]
-        assert server.incidents() == []
+    _fire(am, {"alertname": "OrderCreationDown", "client": "app", "severity": "critical"})
+    muted = poll(_outcome(server, "OrderCreationDown"), what="the silenced alert's outcome")
+    assert muted["outcome"] == "silenced" and silence in muted["summary"]
+    assert server.incidents() == []
 
-        # Another storefront is not in the silence: it pages as always.
-        _fire(am, {"alertname": "OrderCreationDown", "client": "web", "severity": "critical"})
-        [opened] = poll(lambda: server.incidents(), what="the unsilenced storefront's incident")
-        assert opened["runbook"] == "order-creation-failed"
-        assert opened["labels"]["client"] == "web"
-    finally:
-        am.stop()
+    # Another storefront is not in the silence: it pages as always.
+    _fire(am, {"alertname": "OrderCreationDown", "client": "web", "severity": "critical"})
+    [opened] = poll(lambda: server.incidents(), what="the unsilenced storefront's incident")
+    assert opened["runbook"] == "order-creation-failed"
+    assert opened["labels"]["client"] == "web"
