@@ -1,9 +1,13 @@
 """``Access`` from the settings: the users (with the Slack and PagerDuty ids of the schedules'
-people they name), the shared credential of ``auth``, and the trusted proxies."""
+people they name), the shared credential of ``auth``, the trusted proxies, and every configured
+secret the redactor takes out of notes and the audit log."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, SecretStr
 
 from runbookd.api.auth import Credentials
 from runbookd.api.principals import Access
@@ -24,15 +28,20 @@ def shared_credentials(settings: Settings) -> Credentials:
     )
 
 
-def build_access(settings: Settings) -> tuple[Access, list[str]]:
-    """The access of ``settings``, and problems (a ``person:`` the schedules do not have)."""
+def build_access(
+    settings: Settings, connectors: Mapping[str, BaseModel] | None = None
+) -> tuple[Access, list[str]]:
+    """The access of ``settings``, and problems (a ``person:`` the schedules do not have).
+
+    ``connectors``: the loaded connector settings; their secrets (tokens, passwords, webhook
+    URLs) are redacted too, as a person may paste one into a note or a reason."""
     accounts = [u.account() for u in settings.users]
     people = load_paths(list(settings.schedules)).people if any(a.person for a in accounts) else {}
     access = Access(
         users=Users(accounts, people),
         shared=shared_credentials(settings),
         trusted_proxies=tuple(settings.auth.trusted_proxies),
-        secrets=_chatops_secrets(settings),
+        secrets=_chatops_secrets(settings) + tuple(secret_values(connectors or {})),
         csrf_secret=csrf.get_secret_value() if (csrf := settings.web.csrf_secret) else None,
     )
     return access, unknown_people(accounts, people)
@@ -43,3 +52,18 @@ def _chatops_secrets(settings: Settings) -> tuple[str, ...]:
     slack = settings.chatops.slack.signing_secret
     pagerduty = settings.chatops.pagerduty.webhook_secrets
     return tuple(s.get_secret_value() for s in ([slack] if slack else []) + list(pagerduty))
+
+
+def secret_values(value: Any) -> Iterator[str]:
+    """Every ``SecretStr`` value inside ``value`` (settings models, mappings, lists)."""
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from secret_values(getattr(value, name))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from secret_values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from secret_values(item)

@@ -212,7 +212,8 @@ def create_app(
     from runbookd.connectors.registry import load_specs
 
     specs = load_specs()
-    access, problems = build_access(settings)
+    connector_settings = load_connector_settings(specs, settings.connectors)
+    access, problems = build_access(settings, connector_settings)
     if problems:
         raise SettingsError(problems)
     options = Options(
@@ -257,7 +258,7 @@ def create_app(
         access=access,
         max_body_bytes=settings.server.max_body_bytes,
         specs=specs,
-        connector_settings=load_connector_settings(specs, settings.connectors),
+        connector_settings=connector_settings,
         load=load,
         started=settings,
         sighup=sighup,
