@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 
 from runbookd.api.chatops_verify import Refused, Replays, verify_slack
 from runbookd.api.principals import access_of
+from runbookd.api.problems import errors
 from runbookd.api.slack_actions import Reply, identify, perform
 from runbookd.api.slack_blocks import ACTIONS, decided
 from runbookd.api.slack_commands import help_text, parse_command
@@ -54,6 +55,14 @@ class SlackChatops:
     clock: Callable[[], float] = time.time
     #: how long a request waits for the engine (tests of the late path set 0)
     answer_within: float = ANSWER_WITHIN_S
+
+
+#: What the Slack routes may answer besides 200 (the OpenAPI document lists them).
+_SLACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **errors(400),
+    404: {"description": "Slack is not configured (chatops.slack.signing_secret is unset)"},
+    413: {"description": "the body is too large, or has no length"},
+}
 
 
 def slack_router(service: Service, chatops: SlackChatops | None) -> APIRouter:
@@ -102,7 +111,11 @@ def slack_router(service: Service, chatops: SlackChatops | None) -> APIRouter:
         done, _ = await asyncio.wait({task}, timeout=chatops.answer_within)
         return task, bool(done)
 
-    @router.post("/interactions", summary="Slack button clicks (Interactivity request URL)")
+    @router.post(
+        "/interactions",
+        summary="Slack button clicks (Interactivity request URL)",
+        responses=_SLACK_ERRORS,
+    )
     async def interactions(request: Request) -> Response:
         data = _interaction(await verified(request))
         if data is None:  # not a button click (a shortcut, a modal): nothing to do
@@ -112,7 +125,11 @@ def slack_router(service: Service, chatops: SlackChatops | None) -> APIRouter:
         spawn(_deliver_click(service, task, response_url, message, late=not in_time))
         return Response(status_code=200)
 
-    @router.post("/commands", summary="The /runbookd slash command (its request URL)")
+    @router.post(
+        "/commands",
+        summary="The /runbookd slash command (its request URL)",
+        responses=_SLACK_ERRORS,
+    )
     async def commands(request: Request) -> Response:
         form = _form(await verified(request))
         command = parse_command(form.get("text", ""))
