@@ -30,9 +30,11 @@ def read_coverage(service: Service, since: datetime, until: datetime, top: int) 
         raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
 
 
-def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+def period(
+    since: datetime | None, until: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
     """``[since, until)`` in UTC from the parameters, or a 400 naming the one that is wrong."""
-    end = _utc_param("until", until) or datetime.now(UTC)
+    end = _utc_param("until", until) or now
     start = _utc_param("since", since) or end - DEFAULT_PERIOD
     if start >= end:
         raise HTTPException(400, f"since: {start.isoformat()} is not before until")
@@ -41,12 +43,12 @@ def period(since: datetime | None, until: datetime | None) -> tuple[datetime, da
     return start, end
 
 
-def kept(retention: timedelta | None, start: datetime) -> dict[str, Any]:
+def kept(retention: timedelta | None, start: datetime, now: datetime) -> dict[str, Any]:
     """Whether the alert counts cover the whole period: outcome rows older than
     ``retention.alert_outcomes`` are deleted (the incident counts are kept for ever)."""
     if retention is None:
         return {"alerts_kept_since": None, "alerts_complete": True}
-    oldest = datetime.now(UTC) - retention
+    oldest = now - retention
     return {"alerts_kept_since": oldest.isoformat(), "alerts_complete": start >= oldest}
 
 
@@ -70,8 +72,11 @@ def reports_router(service: Service, dependencies: list[Depends]) -> APIRouter:
             int, Query(ge=1, le=1000, description="Unmatched alertnames listed at most.")
         ] = TOP_UNMATCHED,
     ) -> dict[str, Any]:
-        start, end = period(since, until)
+        # One "now" for both: the default period (30 days) then ends exactly where the default
+        # retention (30 days) begins, and counts as complete.
+        now = datetime.now(UTC)
+        start, end = period(since, until, now)
         found = await asyncio.to_thread(read_coverage, service, start, end, top)
-        return found.to_dict() | kept(service.options.outcome_retention, start)
+        return found.to_dict() | kept(service.options.outcome_retention, start, now)
 
     return router

@@ -93,6 +93,8 @@ def test_the_report_names_what_never_fired_and_what_came_without_a_runbook(
         _send(http, "HostDown", "KafkaLag", "KafkaLag", "CertExpiring")
         _recorded(http, 4)
         report: dict[str, Any] = http.get("/api/v1/reports/coverage").json()
+        # The default period (30 days) is what the default retention keeps: complete.
+        assert report["alerts_complete"] is True
 
         assert report["never_fired"] == ["disk-full"]
         # host-down fired by its first trigger only; disk-full's trigger did nothing either.
