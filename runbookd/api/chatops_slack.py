@@ -16,11 +16,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from runbookd.api.chatops_verify import Refused, Replays, verify_slack
 from runbookd.api.principals import access_of
@@ -31,8 +33,27 @@ from runbookd.api.slack_commands import help_text, parse_command
 from runbookd.auth.users import Users
 from runbookd.connectors.web import origin
 from runbookd.service.core import Service
+from runbookd.store.webhook_events import claim, finish
 
 log = logging.getLogger(__name__)
+
+
+async def first_delivery(service: Service, signature: str, now: float) -> bool:
+    """Whether no replica took this signed request before (``webhook_event``, source slack);
+    a store that does not answer is a 503, which Slack retries."""
+    at = datetime.fromtimestamp(now, UTC)
+
+    def take() -> bool:
+        if claim(service.db, "slack", signature, "request", None, at) != "new":
+            return False
+        finish(service.db, "slack", signature, at)  # nothing to take over after a crash
+        return True
+
+    try:
+        return await asyncio.to_thread(take)
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from None
+
 
 #: How long a request waits for the engine before answering "working on it" (Slack: 3 s).
 ANSWER_WITHIN_S = 2.5
@@ -92,6 +113,13 @@ def slack_router(service: Service, chatops: SlackChatops | None) -> APIRouter:
             peer = request.client.host if request.client else "?"
             log.warning("slack: refused a request from %s: %s", peer, exc)
             raise HTTPException(401, str(exc)) from None
+        # The process's memory above spares the store most replays; the store's row is what
+        # catches one sent to another replica, or again after a restart, inside the window.
+        signature = request.headers.get("x-slack-signature") or ""
+        if not await first_delivery(service, signature, chatops.clock()):
+            peer = request.client.host if request.client else "?"
+            log.warning("slack: refused a request from %s: a replay seen by another process", peer)
+            raise HTTPException(401, "this request was already received (replay)")
         return body
 
     def spawn(work: Awaitable[T]) -> asyncio.Future[T]:

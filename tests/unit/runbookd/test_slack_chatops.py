@@ -132,6 +132,21 @@ def test_forged_stale_and_replayed_requests_change_nothing(
     assert [r["action"] for r in audit_rows(url)] == ["ack"]
 
 
+def test_a_replay_to_another_process_on_the_same_database_changes_nothing(url: str) -> None:
+    # Another replica, or this one after a restart: its own memory of signatures is empty.
+    with serve_slack(url) as app:
+        outage(app)
+        body = click("U0ROB", "runbookd_ack", "INC-1", app.side.response_url())
+        headers = signed(body)
+        assert app.slack("interactions", body, **headers).status_code == 200
+    with serve_slack(url) as other:
+        replay = other.slack("interactions", body, **headers)
+        assert replay.status_code == 401 and "replay" in replay.json()["detail"]
+        # A new request (a new signature) is still taken.
+        assert other.slack("interactions", body).status_code == 200
+    assert [r["action"] for r in audit_rows(url)] == ["ack", "ack"]
+
+
 def test_a_signed_request_slack_would_not_send_names_the_field(url: str) -> None:
     with serve_slack(url) as app:
         no_payload = app.slack("interactions", b"text=hello")
